@@ -1,0 +1,84 @@
+//! The compute backends a kernel can run on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a kernel runs.
+///
+/// ```
+/// use trueno::Backend;
+/// assert_eq!("simd".parse::<Backend>().unwrap(), Backend::Simd);
+/// assert_eq!(Backend::Gpu.to_string(), "gpu");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Portable one-element-at-a-time reference code; always available.
+    Scalar,
+    /// Vector instructions picked at run time (AVX2+FMA today); falls back to
+    /// the scalar code on CPUs without them, so it is always available.
+    Simd,
+    /// A GPU through wgpu compute shaders.
+    Gpu,
+}
+
+impl Backend {
+    /// Every backend, in a fixed order.
+    pub const ALL: [Backend; 3] = [Backend::Scalar, Backend::Simd, Backend::Gpu];
+
+    /// The lowercase name used in configuration files, headers and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Scalar => "scalar",
+            Backend::Simd => "simd",
+            Backend::Gpu => "gpu",
+        }
+    }
+
+    /// Whether this build of trueno can run kernels on this backend here.
+    ///
+    /// The GPU backend is not compiled into this version, so it reports `false`
+    /// and every kernel asked to run on it returns
+    /// [`TruenoError::BackendUnavailable`](crate::TruenoError::BackendUnavailable).
+    pub fn is_available(self) -> bool {
+        !matches!(self, Backend::Gpu)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error for a backend name that is not `scalar`, `simd` or `gpu`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend `{0}`: expected one of scalar, simd, gpu")]
+pub struct UnknownBackend(pub String);
+
+impl FromStr for Backend {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| UnknownBackend(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>().unwrap(), b);
+        }
+        let err = "tpu".parse::<Backend>().unwrap_err();
+        assert!(err.to_string().contains("`tpu`"));
+    }
+}

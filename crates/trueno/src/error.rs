@@ -1,0 +1,35 @@
+//! The one error type of trueno.
+
+use crate::Backend;
+
+/// What can go wrong when asking trueno to compute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TruenoError {
+    /// An operand's length does not match the shape of the operation.
+    #[error("{op}: operand `{operand}` has {actual} elements, the shape needs {expected}")]
+    ShapeMismatch {
+        /// The operation that was called.
+        op: &'static str,
+        /// Which argument was wrong.
+        operand: &'static str,
+        /// Elements the shape requires.
+        expected: usize,
+        /// Elements the caller passed.
+        actual: usize,
+    },
+    /// A dimension product does not fit in memory addressing.
+    #[error("{op}: shape overflows usize")]
+    ShapeOverflow {
+        /// The operation that was called.
+        op: &'static str,
+    },
+    /// The requested backend cannot run here.
+    #[error("backend `{backend}` is not available: {reason}")]
+    BackendUnavailable {
+        /// The backend that was asked for.
+        backend: Backend,
+        /// Why it cannot run.
+        reason: &'static str,
+    },
+}

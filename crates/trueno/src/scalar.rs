@@ -1,0 +1,127 @@
+//! Scalar reference kernels: the definition of every operation's result.
+//!
+//! These take unchecked slices (callers go through [`crate::ops`], which checks
+//! shapes) and are written for clarity; SIMD and GPU kernels are tested against them.
+
+/// `out[i] = a[i] + b[i]`
+pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x + y;
+    }
+}
+
+/// `out[i] = a[i] * b[i]`
+pub fn mul(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x * y;
+    }
+}
+
+/// `out[i] = max(x[i], 0)`; NaN stays NaN.
+pub fn relu(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if v > 0.0 || v.is_nan() { v } else { 0.0 };
+    }
+}
+
+/// Sequential dot product (the reference order; SIMD kernels sum in lanes).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(&x, &y)| x * y).sum()
+}
+
+/// Row-wise softmax of `x` (rows of `cols` elements) into `out`.
+///
+/// Numerically stable: the row maximum is subtracted before `exp`, so large
+/// logits do not overflow. A row containing NaN yields NaN; an all `-inf` row
+/// yields NaN (there is no distribution to return).
+pub fn softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
+    if cols == 0 {
+        return;
+    }
+    for (row, orow) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, |m, v| {
+            if v.is_nan() || m.is_nan() { f32::NAN } else { m.max(v) }
+        });
+        let mut sum = 0.0f32;
+        for (o, &v) in orow.iter_mut().zip(row) {
+            *o = (v - max).exp();
+            sum += *o;
+        }
+        let inv = 1.0 / sum;
+        for o in orow.iter_mut() {
+            *o *= inv;
+        }
+    }
+}
+
+/// `y = A x` for row-major `A` of `m × n`.
+pub fn matvec(a: &[f32], m: usize, n: usize, x: &[f32], y: &mut [f32]) {
+    for (i, yi) in y.iter_mut().enumerate().take(m) {
+        *yi = dot(&a[i * n..(i + 1) * n], x);
+    }
+}
+
+/// `C = A B` for row-major `A (m×k)`, `B (k×n)`, `C (m×n)`.
+pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0.0f32;
+            for p in 0..k {
+                acc += a[i * k + p] * b[p * n + j];
+            }
+            c[i * n + j] = acc;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_cases_by_hand() {
+        let mut out = [0.0; 3];
+        add(&[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0], &mut out);
+        assert_eq!(out, [2.0, 3.0, 4.0]);
+        mul(&[1.0, 2.0, 3.0], &[2.0, 2.0, 2.0], &mut out);
+        assert_eq!(out, [2.0, 4.0, 6.0]);
+        relu(&[-1.0, 0.0, 2.0], &mut out);
+        assert_eq!(out, [0.0, 0.0, 2.0]);
+
+        // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
+        let mut c = [0.0; 4];
+        matmul(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0], &mut c, 2, 2, 2);
+        assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+
+        let mut y = [0.0; 2];
+        matvec(&[1.0, 2.0, 3.0, 4.0], 2, 2, &[1.0, 1.0], &mut y);
+        assert_eq!(y, [3.0, 7.0]);
+    }
+
+    #[test]
+    fn relu_keeps_nan() {
+        let mut out = [0.0; 1];
+        relu(&[f32::NAN], &mut out);
+        assert!(out[0].is_nan());
+    }
+
+    #[test]
+    fn softmax_is_stable_and_normalised() {
+        let x = [1000.0, 1001.0, 1002.0, -5.0, 0.0, 5.0];
+        let mut out = [0.0; 6];
+        softmax_rows(&x, 3, &mut out);
+        for row in out.chunks(3) {
+            let s: f32 = row.iter().sum();
+            assert!((s - 1.0).abs() < 1e-6, "row sums to {s}");
+            assert!(row.iter().all(|v| v.is_finite()));
+        }
+        // Shift invariance: the first row equals softmax([0, 1, 2]).
+        let mut shifted = [0.0; 3];
+        softmax_rows(&[0.0, 1.0, 2.0], 3, &mut shifted);
+        for (a, b) in out[..3].iter().zip(&shifted) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        softmax_rows(&[f32::NAN, 1.0], 2, &mut out[..2]);
+        assert!(out[..2].iter().all(|v| v.is_nan()));
+    }
+}

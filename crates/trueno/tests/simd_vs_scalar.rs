@@ -1,0 +1,87 @@
+//! Every SIMD kernel against the scalar reference: random lengths including 0,
+//! 1 and odd tails, unaligned starts (slices taken at an offset), and shapes that
+//! are not multiples of the vector width.
+
+use proptest::prelude::*;
+use trueno::{scalar, simd};
+
+/// Values in a range where products and sums stay well inside f32.
+fn vec_and_offset(max: usize) -> impl Strategy<Value = (Vec<f32>, usize)> {
+    (0usize..max, 0usize..4).prop_flat_map(|(len, off)| {
+        (prop::collection::vec(-100.0f32..100.0, len + off), Just(off))
+    })
+}
+
+/// Tolerance for a sum of `terms` products whose magnitudes add up to `mag`:
+/// any two summation orders differ by at most about `terms · ε · mag`.
+fn tol(terms: usize, mag: f32) -> f32 {
+    (terms.max(1) as f32) * f32::EPSILON * mag.max(1.0)
+}
+
+proptest! {
+    #[test]
+    fn elementwise_match_exactly((a, off) in vec_and_offset(300), seed in any::<u32>()) {
+        let a = &a[off..];
+        let b: Vec<f32> = a.iter().enumerate().map(|(i, x)| x * 0.5 - (seed as usize % 7 + i) as f32).collect();
+        let (mut want, mut got) = (vec![0.0; a.len()], vec![0.0; a.len()]);
+        scalar::add(a, &b, &mut want);
+        simd::add(a, &b, &mut got);
+        prop_assert_eq!(&want, &got);
+        scalar::mul(a, &b, &mut want);
+        simd::mul(a, &b, &mut got);
+        prop_assert_eq!(&want, &got);
+        scalar::relu(a, &mut want);
+        simd::relu(a, &mut got);
+        prop_assert_eq!(&want, &got);
+    }
+
+    #[test]
+    fn dot_within_reordering_bound((a, off) in vec_and_offset(2000)) {
+        let a = &a[off..];
+        let b: Vec<f32> = a.iter().rev().copied().collect();
+        let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+        let (want, got) = (scalar::dot(a, &b), simd::dot(a, &b));
+        prop_assert!((want - got).abs() <= tol(a.len(), mag), "{want} vs {got}");
+    }
+
+    #[test]
+    fn matmul_and_matvec_match(m in 0usize..20, k in 0usize..40, n in 0usize..37, off in 0usize..3) {
+        let a: Vec<f32> = (0..m * k + off).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.25).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.5).collect();
+        let a = &a[off..];
+        let (mut want, mut got) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
+        scalar::matmul(a, &b, &mut want, m, k, n);
+        simd::matmul(a, &b, &mut got, m, k, n);
+        // |a| ≤ 1.5, |b| ≤ 2.5: each output sums k terms of magnitude ≤ 3.75.
+        let bound = tol(k, 3.75 * k as f32);
+        for (w, g) in want.iter().zip(&got) {
+            prop_assert!((w - g).abs() <= bound, "{w} vs {g}");
+        }
+        let x: Vec<f32> = b.iter().take(k).copied().chain(std::iter::repeat(1.0)).take(k).collect();
+        let (mut yw, mut yg) = (vec![0.0; m], vec![0.0; m]);
+        scalar::matvec(a, m, k, &x, &mut yw);
+        simd::matvec(a, m, k, &x, &mut yg);
+        for (w, g) in yw.iter().zip(&yg) {
+            prop_assert!((w - g).abs() <= bound, "{w} vs {g}");
+        }
+    }
+}
+
+#[test]
+fn nan_and_inf_propagate() {
+    let a = [f32::NAN, f32::INFINITY, -1.0, f32::NEG_INFINITY, 2.0, 0.0, -0.0, 3.0, f32::NAN];
+    let mut want = [0.0; 9];
+    let mut got = [0.0; 9];
+    scalar::relu(&a, &mut want);
+    simd::relu(&a, &mut got);
+    for (w, g) in want.iter().zip(&got) {
+        assert!(w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()), "{w} vs {g}");
+    }
+    assert!(simd::dot(&a, &[1.0; 9]).is_nan());
+}
+
+#[test]
+fn reports_its_level() {
+    // Whatever the CPU, the level is detected once and stays the same.
+    assert_eq!(simd::level(), simd::level());
+}
