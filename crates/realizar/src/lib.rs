@@ -1,1 +1,37 @@
-//! placeholder
+//! realizar: the inference engine of the heijunka stack.
+//!
+//! An [`Engine`] owns the loaded models ([`registry`]) and, for each configured
+//! backend, a pool of worker threads fed by a **bounded** queue
+//! ([`BackendQueue`]). [`Engine::submit`] reserves a queue slot atomically and
+//! returns at once: either a [`Pending`] result (await it, or
+//! [`Pending::wait`] from sync code) or [`EngineError::QueueFull`]. It never
+//! blocks, so callers can send the request elsewhere — which is what batuta's
+//! spillover routing does.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use realizar::{BackendConfig, Engine, InferenceInput};
+//! use trueno::Backend;
+//!
+//! let engine = Engine::new(&[BackendConfig { backend: Backend::Simd, capacity: 4, workers: 1 }]).unwrap();
+//! engine.insert_model("demo", Arc::new(aprender::Mlp::random(&[2, 3], 1).unwrap()));
+//! let out = engine
+//!     .submit(Backend::Simd, InferenceInput { model: "demo".into(), rows: 1, data: vec![0.5, -0.5] })
+//!     .unwrap()
+//!     .wait()
+//!     .unwrap();
+//! assert_eq!(out.classes, 3);
+//! ```
+//!
+//! Architecture invariant: realizar never chooses a backend; it runs requests
+//! on the backend it is given and reports exactly how full each queue is.
+#![deny(missing_docs)]
+
+mod engine;
+mod error;
+mod queue;
+pub mod registry;
+
+pub use engine::{BackendConfig, Engine, InferenceInput, InferenceOutput, Pending};
+pub use error::EngineError;
+pub use queue::BackendQueue;

@@ -1,0 +1,249 @@
+//! The engine: models plus one worker pool per backend.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use aprender::Mlp;
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::oneshot;
+use trueno::Backend;
+
+use crate::EngineError;
+use crate::queue::{BackendQueue, Slot};
+
+/// One backend's worker pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// Which backend the workers run on.
+    pub backend: Backend,
+    /// Requests that may be admitted (queued or running) at once; at least 1.
+    pub capacity: usize,
+    /// Worker threads; at least 1.
+    pub workers: usize,
+}
+
+/// A batch of rows for one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferenceInput {
+    /// The model's registered name.
+    pub model: String,
+    /// Number of rows in `data`.
+    pub rows: usize,
+    /// Row-major values, `rows × features`.
+    pub data: Vec<f32>,
+}
+
+/// A finished request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferenceOutput {
+    /// The backend that ran it.
+    pub backend: Backend,
+    /// Rows in `data`.
+    pub rows: usize,
+    /// Values per row.
+    pub classes: usize,
+    /// Row-major class probabilities.
+    pub data: Vec<f32>,
+    /// Time the backend spent computing (not waiting in the queue).
+    pub busy: Duration,
+}
+
+type Reply = Result<InferenceOutput, EngineError>;
+
+struct Job {
+    model: Arc<Mlp>,
+    input: InferenceInput,
+    reply: oneshot::Sender<Reply>,
+    slot: Slot,
+}
+
+/// A submitted request's result, to `.await` or [`wait`](Pending::wait) on.
+///
+/// Dropping it cancels the request if it has not started: the worker skips
+/// requests whose caller is gone.
+#[derive(Debug)]
+pub struct Pending {
+    backend: Backend,
+    rx: oneshot::Receiver<Reply>,
+}
+
+impl Pending {
+    /// Blocks the current thread until the result is ready (not for async code).
+    pub fn wait(self) -> Reply {
+        let backend = self.backend;
+        self.rx.blocking_recv().unwrap_or_else(|_| Err(worker_gone(backend)))
+    }
+}
+
+fn worker_gone(backend: Backend) -> EngineError {
+    EngineError::Internal { backend, message: "the worker stopped before answering".into() }
+}
+
+impl Future for Pending {
+    type Output = Reply;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        let backend = self.backend;
+        Pin::new(&mut self.rx).poll(cx).map(|r| r.unwrap_or_else(|_| Err(worker_gone(backend))))
+    }
+}
+
+struct Pool {
+    queue: BackendQueue,
+    tx: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Loaded models and a bounded worker pool per configured backend.
+pub struct Engine {
+    models: RwLock<HashMap<String, Arc<Mlp>>>,
+    pools: HashMap<Backend, Pool>,
+}
+
+impl Engine {
+    /// Starts the worker pools. Fails on an unavailable backend, a backend
+    /// listed twice, or a zero capacity or worker count.
+    pub fn new(backends: &[BackendConfig]) -> Result<Engine, EngineError> {
+        let mut pools = HashMap::new();
+        for cfg in backends {
+            if cfg.capacity == 0 || cfg.workers == 0 {
+                return Err(EngineError::Config(format!(
+                    "backend `{}` needs capacity ≥ 1 and workers ≥ 1 (got {} and {})",
+                    cfg.backend, cfg.capacity, cfg.workers
+                )));
+            }
+            if !cfg.backend.is_available() {
+                return Err(EngineError::BackendUnavailable {
+                    backend: cfg.backend,
+                    reason: "this build of trueno has no kernels for it".into(),
+                });
+            }
+            if pools.contains_key(&cfg.backend) {
+                return Err(EngineError::Config(format!("backend `{}` is listed twice", cfg.backend)));
+            }
+            pools.insert(cfg.backend, Pool::start(cfg));
+        }
+        Ok(Engine { models: RwLock::new(HashMap::new()), pools })
+    }
+
+    /// The queue of a configured backend.
+    pub fn queue(&self, backend: Backend) -> Option<&BackendQueue> {
+        self.pools.get(&backend).map(|p| &p.queue)
+    }
+
+    /// All configured queues, in backend order.
+    pub fn queues(&self) -> Vec<&BackendQueue> {
+        let mut qs: Vec<_> = self.pools.values().map(|p| &p.queue).collect();
+        qs.sort_by_key(|q| q.backend());
+        qs
+    }
+
+    /// Registers (or replaces) a model under `name`.
+    pub fn insert_model(&self, name: &str, model: Arc<Mlp>) {
+        self.models.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), model);
+    }
+
+    /// Unregisters a model; requests already admitted still finish.
+    pub fn remove_model(&self, name: &str) -> Option<Arc<Mlp>> {
+        self.models.write().unwrap_or_else(|e| e.into_inner()).remove(name)
+    }
+
+    /// A loaded model by name.
+    pub fn model(&self, name: &str) -> Option<Arc<Mlp>> {
+        self.models.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    /// Names of the loaded models, sorted.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.models.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Admits a request to `backend`'s queue, or says why not; never blocks.
+    ///
+    /// The model and input shape are checked first, so a bad request never
+    /// occupies a slot.
+    pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
+        let model = self.model(&input.model).ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
+        let features = model.n_features();
+        if input.rows.checked_mul(features) != Some(input.data.len()) {
+            return Err(aprender::AprenderError::InputShape { len: input.data.len(), rows: input.rows, features }.into());
+        }
+        let pool = self.pools.get(&backend).ok_or(EngineError::BackendNotConfigured(backend))?;
+        let slot = pool
+            .queue
+            .try_reserve()
+            .ok_or(EngineError::QueueFull { backend, capacity: pool.queue.capacity() })?;
+        let (reply, rx) = oneshot::channel();
+        let job = Job { model, input, reply, slot };
+        // The channel is unbounded; the slot is the bound. Send fails only if
+        // every worker is gone, in which case the slot drops with the job.
+        pool.tx.as_ref().expect("open until drop").send(job).map_err(|_| worker_gone(backend))?;
+        Ok(Pending { backend, rx })
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("models", &self.model_names()).field("queues", &self.queues()).finish()
+    }
+}
+
+impl Pool {
+    fn start(cfg: &BackendConfig) -> Pool {
+        let queue = BackendQueue::new(cfg.backend, cfg.capacity, cfg.workers);
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let threads = (0..cfg.workers)
+            .map(|i| {
+                let (rx, queue) = (rx.clone(), queue.clone());
+                std::thread::Builder::new()
+                    .name(format!("realizar-{}-{i}", cfg.backend))
+                    .spawn(move || work(rx, queue))
+                    .expect("spawning a worker thread")
+            })
+            .collect();
+        Pool { queue, tx: Some(tx), threads }
+    }
+}
+
+fn work(rx: Receiver<Job>, queue: BackendQueue) {
+    let backend = queue.backend();
+    for job in rx {
+        let Job { model, input, reply, slot } = job;
+        if reply.is_closed() {
+            tracing::debug!(%backend, model = %input.model, "caller gave up; skipping");
+            continue;
+        }
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| model.predict(backend, &input.data, input.rows)));
+        let busy = start.elapsed();
+        queue.record_service(busy);
+        drop(slot);
+        let reply_value = match result {
+            Ok(Ok(data)) => Ok(InferenceOutput { backend, rows: input.rows, classes: model.n_classes(), data, busy }),
+            Ok(Err(e)) => Err(EngineError::Model(e)),
+            Err(_) => Err(EngineError::Internal { backend, message: "model panicked".into() }),
+        };
+        let _ = reply.send(reply_value);
+    }
+}
+
+impl Drop for Engine {
+    /// Closes the queues and waits for the workers to finish what was admitted.
+    fn drop(&mut self) {
+        for pool in self.pools.values_mut() {
+            pool.tx.take();
+        }
+        for pool in self.pools.values_mut() {
+            for t in pool.threads.drain(..) {
+                let _ = t.join();
+            }
+        }
+    }
+}

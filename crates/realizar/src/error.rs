@@ -1,0 +1,45 @@
+//! realizar's error type.
+
+use trueno::Backend;
+
+/// Why a request was not (or could not be) run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// No model of that name is loaded.
+    #[error("model `{0}` is not loaded")]
+    UnknownModel(String),
+    /// The backend's queue has no free slot; nothing was enqueued.
+    #[error("the {backend} queue is full ({capacity} requests queued or running)")]
+    QueueFull {
+        /// The full backend.
+        backend: Backend,
+        /// Its capacity.
+        capacity: usize,
+    },
+    /// The engine has no worker pool for this backend.
+    #[error("backend `{0}` is not configured in this engine")]
+    BackendNotConfigured(Backend),
+    /// A backend in the configuration cannot run on this machine.
+    #[error("backend `{backend}` cannot run here: {reason}")]
+    BackendUnavailable {
+        /// The backend.
+        backend: Backend,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration is unusable (zero capacity, a backend listed twice…).
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    /// The request does not fit the model, or the model failed to run.
+    #[error(transparent)]
+    Model(#[from] aprender::AprenderError),
+    /// A worker failed while running the request (a bug; the worker survives).
+    #[error("internal error in the {backend} worker: {message}")]
+    Internal {
+        /// The backend whose worker failed.
+        backend: Backend,
+        /// What happened.
+        message: String,
+    },
+}

@@ -1,0 +1,141 @@
+//! The bounded queue in front of each backend's workers.
+//!
+//! Depth counts requests admitted and not yet finished (waiting *or* running),
+//! because that is what a new request waits behind. A slot is reserved with a
+//! compare-and-swap before anything is enqueued, and released by dropping the
+//! [`Slot`] guard, so no path — success, error, panic or a caller that gave up —
+//! can leak capacity.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use trueno::Backend;
+
+/// Weight of the newest observation in the service-time average.
+const EWMA_ALPHA: f64 = 0.2;
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    depth: AtomicUsize,
+    capacity: usize,
+    /// Mean service time in seconds (EWMA) and completed count.
+    service: Mutex<(f64, u64)>,
+}
+
+/// A reserved place in a backend's queue; dropping it frees the place.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.depth.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A view of one backend's queue: how full it is and how fast it drains.
+#[derive(Debug, Clone)]
+pub struct BackendQueue {
+    backend: Backend,
+    workers: usize,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl BackendQueue {
+    pub(crate) fn new(backend: Backend, capacity: usize, workers: usize) -> BackendQueue {
+        let shared = Shared { depth: AtomicUsize::new(0), capacity, service: Mutex::new((0.0, 0)) };
+        BackendQueue { backend, workers, shared: Arc::new(shared) }
+    }
+
+    /// The backend these workers run on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Requests admitted and not yet finished (queued or running).
+    pub fn queue_depth(&self) -> usize {
+        self.shared.depth.load(Ordering::Acquire)
+    }
+
+    /// The most requests that may be admitted at once.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Worker threads serving this queue.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Mean observed service time (exponentially weighted), or `None` before
+    /// the first request finished.
+    pub fn mean_service_time(&self) -> Option<Duration> {
+        let (mean, n) = *self.shared.service.lock().unwrap_or_else(|e| e.into_inner());
+        (n > 0).then(|| Duration::from_secs_f64(mean))
+    }
+
+    /// How long the requests now admitted should take to drain.
+    pub fn expected_drain_time(&self) -> Duration {
+        let mean = self.mean_service_time().unwrap_or_default();
+        mean.mul_f64(self.queue_depth() as f64 / self.workers.max(1) as f64)
+    }
+
+    /// Reserves a slot if one is free; never blocks.
+    pub(crate) fn try_reserve(&self) -> Option<Slot> {
+        let s = &self.shared;
+        s.depth
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| (d < s.capacity).then_some(d + 1))
+            .ok()
+            .map(|_| Slot(Arc::clone(s)))
+    }
+
+    pub(crate) fn record_service(&self, took: Duration) {
+        let mut g = self.shared.service.lock().unwrap_or_else(|e| e.into_inner());
+        let t = took.as_secs_f64();
+        g.0 = if g.1 == 0 { t } else { g.0 + EWMA_ALPHA * (t - g.0) };
+        g.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_bounded_and_released_on_drop() {
+        let q = BackendQueue::new(Backend::Scalar, 2, 1);
+        let a = q.try_reserve().unwrap();
+        let b = q.try_reserve().unwrap();
+        assert!(q.try_reserve().is_none());
+        assert_eq!(q.queue_depth(), 2);
+        drop(a);
+        assert_eq!(q.queue_depth(), 1);
+        let _c = q.try_reserve().unwrap();
+        drop(b);
+        assert_eq!(q.queue_depth(), 1);
+    }
+
+    #[test]
+    fn concurrent_reservations_never_exceed_capacity() {
+        let q = BackendQueue::new(Backend::Simd, 5, 1);
+        let held: Vec<Slot> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| (0..10).filter_map(|_| q.try_reserve()).collect::<Vec<_>>())).collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(held.len(), 5);
+        assert_eq!(q.queue_depth(), 5);
+    }
+
+    #[test]
+    fn service_time_average() {
+        let q = BackendQueue::new(Backend::Simd, 5, 2);
+        assert_eq!(q.mean_service_time(), None);
+        q.record_service(Duration::from_millis(10));
+        assert_eq!(q.mean_service_time(), Some(Duration::from_millis(10)));
+        q.record_service(Duration::from_millis(20));
+        assert_eq!(q.mean_service_time(), Some(Duration::from_millis(12)));
+        let _s = [q.try_reserve(), q.try_reserve(), q.try_reserve(), q.try_reserve()];
+        assert_eq!(q.expected_drain_time(), Duration::from_millis(24));
+    }
+}

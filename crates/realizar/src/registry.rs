@@ -1,0 +1,58 @@
+//! Loading model files into an [`Engine`](crate::Engine).
+//!
+//! A model's name is its file stem (`models/iris.safetensors` → `iris`). A bad
+//! file is reported and skipped; it never stops the others from loading.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aprender::{AprenderError, Mlp};
+
+use crate::Engine;
+
+/// What loading a directory did.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Models now registered, as (name, file).
+    pub loaded: Vec<(String, PathBuf)>,
+    /// Files that were not loaded, with the reason.
+    pub skipped: Vec<(PathBuf, AprenderError)>,
+}
+
+/// The name a model file is registered under, if it has a usable stem.
+pub fn model_name(path: &Path) -> Option<String> {
+    path.file_stem().and_then(|s| s.to_str()).map(str::to_owned)
+}
+
+/// Loads one model file and registers it under its file stem.
+pub fn load_file(engine: &Engine, path: &Path) -> Result<String, AprenderError> {
+    let mlp = Mlp::load(path)?;
+    let name = model_name(path).ok_or_else(|| AprenderError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "file name is not valid UTF-8"),
+    })?;
+    engine.insert_model(&name, Arc::new(mlp));
+    Ok(name)
+}
+
+/// Loads every `*.safetensors` file in `dir` (not recursing), in name order.
+pub fn load_dir(engine: &Engine, dir: &Path) -> Result<LoadReport, AprenderError> {
+    let io = |source| AprenderError::Io { path: dir.to_owned(), source };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    let mut report = LoadReport::default();
+    for path in files {
+        match load_file(engine, &path) {
+            Ok(name) => report.loaded.push((name, path)),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "skipping model file");
+                report.skipped.push((path, e));
+            }
+        }
+    }
+    Ok(report)
+}
