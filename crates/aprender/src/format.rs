@@ -27,7 +27,12 @@ fn to_le_bytes(values: &[f32]) -> Vec<u8> {
 impl Mlp {
     /// Serialises the model to safetensors bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let sizes = self.sizes().iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        let sizes = self
+            .sizes()
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let metadata = HashMap::from([
             ("format".to_owned(), FORMAT.to_owned()),
             ("model".to_owned(), KIND.to_owned()),
@@ -35,7 +40,10 @@ impl Mlp {
             ("layers".to_owned(), sizes),
             ("hidden_activation".to_owned(), "relu".to_owned()),
             ("output_activation".to_owned(), "softmax".to_owned()),
-            ("aprender_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+            (
+                "aprender_version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
         ]);
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .layers()
@@ -43,13 +51,22 @@ impl Mlp {
             .enumerate()
             .flat_map(|(i, l)| {
                 [
-                    (format!("layers.{i}.weight"), vec![l.inputs, l.outputs], to_le_bytes(&l.weight)),
-                    (format!("layers.{i}.bias"), vec![l.outputs], to_le_bytes(&l.bias)),
+                    (
+                        format!("layers.{i}.weight"),
+                        vec![l.inputs, l.outputs],
+                        to_le_bytes(&l.weight),
+                    ),
+                    (
+                        format!("layers.{i}.bias"),
+                        vec![l.outputs],
+                        to_le_bytes(&l.bias),
+                    ),
                 ]
             })
             .collect();
         let views = bytes.iter().map(|(name, shape, data)| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches data by construction");
+            let view = TensorView::new(Dtype::F32, shape.clone(), data)
+                .expect("shape matches data by construction");
             (name.as_str(), view)
         });
         safetensors::serialize(views, Some(metadata)).expect("an in-memory model always serialises")
@@ -61,7 +78,10 @@ impl Mlp {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), AprenderError> {
         use std::io::Write;
         let path = path.as_ref();
-        let io = |source| AprenderError::Io { path: path.to_owned(), source };
+        let io = |source| AprenderError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
         tmp_name.push(format!(".{}.tmp", std::process::id()));
         let tmp = path.with_file_name(tmp_name);
@@ -80,36 +100,62 @@ impl Mlp {
     /// Reads and validates a model file.
     pub fn load(path: impl AsRef<Path>) -> Result<Mlp, AprenderError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| AprenderError::Io { path: PathBuf::from(path), source })?;
+        let bytes = std::fs::read(path).map_err(|source| AprenderError::Io {
+            path: PathBuf::from(path),
+            source,
+        })?;
         Mlp::from_bytes(&bytes, &path.display().to_string())
     }
 
     /// Parses and validates safetensors bytes; `origin` names them in errors.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Mlp, AprenderError> {
-        parse(bytes).map_err(|problem| AprenderError::BadFile { origin: origin.to_owned(), problem })
+        parse(bytes).map_err(|problem| AprenderError::BadFile {
+            origin: origin.to_owned(),
+            problem,
+        })
     }
 }
 
 fn parse(bytes: &[u8]) -> Result<Mlp, FileProblem> {
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
+    let tensors =
+        SafeTensors::deserialize(bytes).map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
     let empty = HashMap::new();
     let meta = header.metadata().as_ref().unwrap_or(&empty);
-    let get = |key: &'static str| meta.get(key).map(String::as_str).ok_or(FileProblem::MissingMetadata(key));
+    let get = |key: &'static str| {
+        meta.get(key)
+            .map(String::as_str)
+            .ok_or(FileProblem::MissingMetadata(key))
+    };
     for (key, expected) in [("format", FORMAT), ("model", KIND)] {
         let found = get(key)?;
         if found != expected {
-            return Err(FileProblem::WrongKind { key, found: found.to_owned(), expected });
+            return Err(FileProblem::WrongKind {
+                key,
+                found: found.to_owned(),
+                expected,
+            });
         }
     }
     let version = get("format_version")?;
     if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
-        return Err(FileProblem::UnsupportedVersion { found: version.to_owned(), supported: FORMAT_VERSION });
+        return Err(FileProblem::UnsupportedVersion {
+            found: version.to_owned(),
+            supported: FORMAT_VERSION,
+        });
     }
-    for (key, expected) in [("hidden_activation", "relu"), ("output_activation", "softmax")] {
+    for (key, expected) in [
+        ("hidden_activation", "relu"),
+        ("output_activation", "softmax"),
+    ] {
         let found = get(key)?;
         if found != expected {
-            return Err(FileProblem::WrongKind { key, found: found.to_owned(), expected });
+            return Err(FileProblem::WrongKind {
+                key,
+                found: found.to_owned(),
+                expected,
+            });
         }
     }
     let layers_text = get("layers")?;
@@ -124,7 +170,12 @@ fn parse(bytes: &[u8]) -> Result<Mlp, FileProblem> {
     for (i, w) in sizes.windows(2).enumerate() {
         let weight = read_f32(&tensors, &format!("layers.{i}.weight"), &[w[0], w[1]])?;
         let bias = read_f32(&tensors, &format!("layers.{i}.bias"), &[w[1]])?;
-        layers.push(Dense { inputs: w[0], outputs: w[1], weight, bias });
+        layers.push(Dense {
+            inputs: w[0],
+            outputs: w[1],
+            weight,
+            bias,
+        });
     }
     let expected_names = 2 * layers.len();
     if tensors.len() != expected_names {
@@ -140,13 +191,23 @@ fn parse(bytes: &[u8]) -> Result<Mlp, FileProblem> {
 }
 
 fn is_layer_tensor(name: &str, n_layers: usize) -> bool {
-    (0..n_layers).any(|i| name == format!("layers.{i}.weight") || name == format!("layers.{i}.bias"))
+    (0..n_layers)
+        .any(|i| name == format!("layers.{i}.weight") || name == format!("layers.{i}.bias"))
 }
 
-fn read_f32(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, FileProblem> {
-    let view = tensors.tensor(name).map_err(|_| FileProblem::MissingTensor(name.to_owned()))?;
+fn read_f32(
+    tensors: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>, FileProblem> {
+    let view = tensors
+        .tensor(name)
+        .map_err(|_| FileProblem::MissingTensor(name.to_owned()))?;
     if view.dtype() != Dtype::F32 {
-        return Err(FileProblem::WrongDtype { name: name.to_owned(), found: format!("{:?}", view.dtype()) });
+        return Err(FileProblem::WrongDtype {
+            name: name.to_owned(),
+            found: format!("{:?}", view.dtype()),
+        });
     }
     if view.shape() != shape {
         return Err(FileProblem::WrongShape {
@@ -161,7 +222,10 @@ fn read_f32(tensors: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Ve
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(FileProblem::NonFinite { name: name.to_owned(), index });
+        return Err(FileProblem::NonFinite {
+            name: name.to_owned(),
+            index,
+        });
     }
     Ok(values)
 }

@@ -17,7 +17,12 @@ pub struct Dense {
 
 impl Dense {
     /// Builds a layer from its weights (`inputs × outputs`, row-major) and bias.
-    pub fn new(inputs: usize, outputs: usize, weight: Vec<f32>, bias: Vec<f32>) -> Result<Dense, AprenderError> {
+    pub fn new(
+        inputs: usize,
+        outputs: usize,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    ) -> Result<Dense, AprenderError> {
         if inputs == 0 || outputs == 0 {
             return Err(AprenderError::Architecture(format!(
                 "a dense layer needs at least one input and output, got {inputs}×{outputs}"
@@ -31,7 +36,12 @@ impl Dense {
                 bias.len()
             )));
         }
-        Ok(Dense { inputs, outputs, weight, bias })
+        Ok(Dense {
+            inputs,
+            outputs,
+            weight,
+            bias,
+        })
     }
 
     /// Inputs per row.
@@ -62,7 +72,9 @@ impl Mlp {
     /// Chains layers, checking each one's inputs match the previous outputs.
     pub fn from_layers(layers: Vec<Dense>) -> Result<Mlp, AprenderError> {
         if layers.is_empty() {
-            return Err(AprenderError::Architecture("an MLP needs at least one layer".into()));
+            return Err(AprenderError::Architecture(
+                "an MLP needs at least one layer".into(),
+            ));
         }
         for (i, pair) in layers.windows(2).enumerate() {
             if pair[0].outputs != pair[1].inputs {
@@ -91,7 +103,9 @@ impl Mlp {
             .map(|w| {
                 let (inputs, outputs) = (w[0], w[1]);
                 let limit = (6.0 / inputs.max(1) as f32).sqrt();
-                let weight = (0..inputs * outputs).map(|_| rng.random_range(-limit..=limit)).collect();
+                let weight = (0..inputs * outputs)
+                    .map(|_| rng.random_range(-limit..=limit))
+                    .collect();
                 Dense::new(inputs, outputs, weight, vec![0.0; outputs])
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -105,7 +119,9 @@ impl Mlp {
 
     /// Layer sizes: features, each hidden width, classes.
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(self.layers[0].inputs).chain(self.layers.iter().map(|l| l.outputs)).collect()
+        std::iter::once(self.layers[0].inputs)
+            .chain(self.layers.iter().map(|l| l.outputs))
+            .collect()
     }
 
     /// Features each input row must have.
@@ -120,22 +136,42 @@ impl Mlp {
 
     /// FLOPs of one forward pass over `rows` rows (matmuls and bias adds).
     pub fn forward_flops(&self, rows: usize) -> u64 {
-        self.layers.iter().map(|l| rows as u64 * l.outputs as u64 * (2 * l.inputs as u64 + 1)).sum()
+        self.layers
+            .iter()
+            .map(|l| rows as u64 * l.outputs as u64 * (2 * l.inputs as u64 + 1))
+            .sum()
     }
 
     /// Class probabilities for a batch: `x` holds `rows` rows of
     /// [`n_features`](Self::n_features) values; the result holds `rows` rows of
     /// [`n_classes`](Self::n_classes) probabilities that each sum to 1.
-    pub fn predict(&self, backend: Backend, x: &[f32], rows: usize) -> Result<Vec<f32>, AprenderError> {
+    pub fn predict(
+        &self,
+        backend: Backend,
+        x: &[f32],
+        rows: usize,
+    ) -> Result<Vec<f32>, AprenderError> {
         let features = self.n_features();
         if rows.checked_mul(features) != Some(x.len()) {
-            return Err(AprenderError::InputShape { len: x.len(), rows, features });
+            return Err(AprenderError::InputShape {
+                len: x.len(),
+                rows,
+                features,
+            });
         }
         let mut act = x.to_vec();
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
             let mut z = vec![0.0; rows * layer.outputs];
-            ops::matmul(backend, &act, &layer.weight, &mut z, rows, layer.inputs, layer.outputs)?;
+            ops::matmul(
+                backend,
+                &act,
+                &layer.weight,
+                &mut z,
+                rows,
+                layer.inputs,
+                layer.outputs,
+            )?;
             for row in z.chunks_exact_mut(layer.outputs) {
                 for (v, b) in row.iter_mut().zip(&layer.bias) {
                     *v += b;
@@ -161,7 +197,9 @@ mod tests {
         // One layer, identity weights: softmax of the input itself.
         let layer = Dense::new(2, 2, vec![1.0, 0.0, 0.0, 1.0], vec![0.0, 0.0]).unwrap();
         let mlp = Mlp::from_layers(vec![layer]).unwrap();
-        let p = mlp.predict(Backend::Scalar, &[0.0, 0.0, 0.0, 10.0], 2).unwrap();
+        let p = mlp
+            .predict(Backend::Scalar, &[0.0, 0.0, 0.0, 10.0], 2)
+            .unwrap();
         assert_eq!(&p[..2], &[0.5, 0.5]);
         assert!(p[3] > 0.9999);
     }
@@ -192,12 +230,20 @@ mod tests {
     fn bad_shapes_are_errors() {
         let mlp = Mlp::random(&[4, 3], 1).unwrap();
         let err = mlp.predict(Backend::Scalar, &[1.0; 7], 2).unwrap_err();
-        assert_eq!(err.to_string(), "input has 7 values, but 2 rows of 4 features need 8");
+        assert_eq!(
+            err.to_string(),
+            "input has 7 values, but 2 rows of 4 features need 8"
+        );
         assert!(Mlp::random(&[4], 1).is_err());
         assert!(Mlp::random(&[4, 0, 2], 1).is_err());
         let l1 = Dense::new(2, 3, vec![0.0; 6], vec![0.0; 3]).unwrap();
         let l2 = Dense::new(2, 3, vec![0.0; 6], vec![0.0; 3]).unwrap();
-        assert!(Mlp::from_layers(vec![l1, l2]).unwrap_err().to_string().contains("layer 0 outputs 3"));
+        assert!(
+            Mlp::from_layers(vec![l1, l2])
+                .unwrap_err()
+                .to_string()
+                .contains("layer 0 outputs 3")
+        );
         assert!(Dense::new(2, 2, vec![0.0; 3], vec![0.0; 2]).is_err());
     }
 }

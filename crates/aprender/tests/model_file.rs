@@ -18,8 +18,13 @@ fn problem(bytes: &[u8]) -> FileProblem {
 
 /// A file with the given metadata and a single 2×2 layer.
 fn file_with(meta: &[(&str, &str)], tensors: &[(&str, Vec<usize>, Dtype, Vec<u8>)]) -> Vec<u8> {
-    let meta: HashMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let views = tensors.iter().map(|(n, s, d, b)| (*n, TensorView::new(*d, s.clone(), b).unwrap()));
+    let meta: HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let views = tensors
+        .iter()
+        .map(|(n, s, d, b)| (*n, TensorView::new(*d, s.clone(), b).unwrap()));
     safetensors::serialize(views, Some(meta)).unwrap()
 }
 
@@ -38,13 +43,21 @@ fn f32s(v: &[f32]) -> Vec<u8> {
 
 fn good_tensors() -> Vec<(&'static str, Vec<usize>, Dtype, Vec<u8>)> {
     vec![
-        ("layers.0.weight", vec![2, 2], Dtype::F32, f32s(&[1.0, 2.0, 3.0, 4.0])),
+        (
+            "layers.0.weight",
+            vec![2, 2],
+            Dtype::F32,
+            f32s(&[1.0, 2.0, 3.0, 4.0]),
+        ),
         ("layers.0.bias", vec![2], Dtype::F32, f32s(&[0.5, -0.5])),
     ]
 }
 
 fn with_meta(key: &str, value: &str) -> Vec<u8> {
-    let meta: Vec<(&str, &str)> = GOOD_META.iter().map(|&(k, v)| if k == key { (k, value) } else { (k, v) }).collect();
+    let meta: Vec<(&str, &str)> = GOOD_META
+        .iter()
+        .map(|&(k, v)| if k == key { (k, value) } else { (k, v) })
+        .collect();
     file_with(&meta, &good_tensors())
 }
 
@@ -58,7 +71,10 @@ fn save_load_round_trip_predicts_identically() {
     let back = Mlp::load(&path).unwrap();
     assert_eq!(mlp, back);
     let x: Vec<f32> = (0..20).map(|i| i as f32 * 0.1).collect();
-    assert_eq!(mlp.predict(Backend::Simd, &x, 4).unwrap(), back.predict(Backend::Simd, &x, 4).unwrap());
+    assert_eq!(
+        mlp.predict(Backend::Simd, &x, 4).unwrap(),
+        back.predict(Backend::Simd, &x, 4).unwrap()
+    );
     // Only the model file is left: the temporary was renamed away.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -73,10 +89,16 @@ fn hand_built_good_file_loads() {
 
 #[test]
 fn every_bad_file_has_a_precise_error() {
-    assert!(matches!(problem(b"not a model"), FileProblem::NotSafetensors(_)));
+    assert!(matches!(
+        problem(b"not a model"),
+        FileProblem::NotSafetensors(_)
+    ));
     assert!(matches!(problem(&[]), FileProblem::NotSafetensors(_)));
     let good = file_with(&GOOD_META, &good_tensors());
-    assert!(matches!(problem(&good[..good.len() - 3]), FileProblem::NotSafetensors(_)));
+    assert!(matches!(
+        problem(&good[..good.len() - 3]),
+        FileProblem::NotSafetensors(_)
+    ));
 
     assert_eq!(
         problem(&with_meta("model", "kmeans")).to_string(),
@@ -86,8 +108,14 @@ fn every_bad_file_has_a_precise_error() {
         problem(&with_meta("format_version", "9")).to_string(),
         "format version `9` is not supported (this build reads version 1)"
     );
-    assert!(matches!(problem(&with_meta("layers", "2,x")), FileProblem::BadLayers(_)));
-    assert!(matches!(problem(&with_meta("layers", "2")), FileProblem::BadLayers(_)));
+    assert!(matches!(
+        problem(&with_meta("layers", "2,x")),
+        FileProblem::BadLayers(_)
+    ));
+    assert!(matches!(
+        problem(&with_meta("layers", "2")),
+        FileProblem::BadLayers(_)
+    ));
     assert_eq!(
         problem(&with_meta("layers", "2,2,2")).to_string(),
         "tensor `layers.1.weight` is missing"
@@ -105,21 +133,35 @@ fn every_bad_file_has_a_precise_error() {
     );
     let mut wrong_dtype = good_tensors();
     wrong_dtype[1] = ("layers.0.bias", vec![2], Dtype::I32, vec![0; 8]);
-    assert!(matches!(problem(&file_with(&GOOD_META, &wrong_dtype)), FileProblem::WrongDtype { .. }));
+    assert!(matches!(
+        problem(&file_with(&GOOD_META, &wrong_dtype)),
+        FileProblem::WrongDtype { .. }
+    ));
     let mut nan = good_tensors();
-    nan[0] = ("layers.0.weight", vec![2, 2], Dtype::F32, f32s(&[1.0, f32::NAN, 0.0, 0.0]));
+    nan[0] = (
+        "layers.0.weight",
+        vec![2, 2],
+        Dtype::F32,
+        f32s(&[1.0, f32::NAN, 0.0, 0.0]),
+    );
     assert_eq!(
         problem(&file_with(&GOOD_META, &nan)).to_string(),
         "tensor `layers.0.weight` holds a non-finite value at index 1"
     );
     let mut extra = good_tensors();
     extra.push(("backdoor", vec![1], Dtype::F32, f32s(&[0.0])));
-    assert_eq!(problem(&file_with(&GOOD_META, &extra)), FileProblem::UnexpectedTensor("backdoor".into()));
+    assert_eq!(
+        problem(&file_with(&GOOD_META, &extra)),
+        FileProblem::UnexpectedTensor("backdoor".into())
+    );
 }
 
 #[test]
 fn missing_file_is_an_io_error_naming_the_path() {
     let err = Mlp::load("/nonexistent/dir/m.safetensors").unwrap_err();
     assert!(matches!(err, AprenderError::Io { .. }));
-    assert!(err.to_string().starts_with("/nonexistent/dir/m.safetensors: "));
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/dir/m.safetensors: ")
+    );
 }

@@ -1,1 +1,16 @@
-//! placeholder
+//! batuta: orchestration for the heijunka stack.
+//!
+//! batuta decides *where* work runs so that no backend spikes while another
+//! idles. This crate holds the configuration ([`config`]), the serving state and
+//! the spillover router ([`route`]: [`ServerState`], [`route_request`]), and the
+//! KServe v2 HTTP server ([`http`]) behind the `batuta serve` command.
+//!
+//! Architecture invariant: batuta decides backends and admits or refuses
+//! requests; it never computes. Models run inside realizar's workers.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod http;
+pub mod route;
+
+pub use route::{InferenceRequest, ServerState, route_request};

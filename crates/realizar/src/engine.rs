@@ -35,8 +35,9 @@ pub struct InferenceInput {
     pub model: String,
     /// Number of rows in `data`.
     pub rows: usize,
-    /// Row-major values, `rows × features`.
-    pub data: Vec<f32>,
+    /// Row-major values, `rows × features`; shared, so a request refused by
+    /// one queue can be offered to another without copying.
+    pub data: Arc<[f32]>,
 }
 
 /// A finished request.
@@ -77,19 +78,26 @@ impl Pending {
     /// Blocks the current thread until the result is ready (not for async code).
     pub fn wait(self) -> Reply {
         let backend = self.backend;
-        self.rx.blocking_recv().unwrap_or_else(|_| Err(worker_gone(backend)))
+        self.rx
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(worker_gone(backend)))
     }
 }
 
 fn worker_gone(backend: Backend) -> EngineError {
-    EngineError::Internal { backend, message: "the worker stopped before answering".into() }
+    EngineError::Internal {
+        backend,
+        message: "the worker stopped before answering".into(),
+    }
 }
 
 impl Future for Pending {
     type Output = Reply;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
         let backend = self.backend;
-        Pin::new(&mut self.rx).poll(cx).map(|r| r.unwrap_or_else(|_| Err(worker_gone(backend))))
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(worker_gone(backend))))
     }
 }
 
@@ -124,11 +132,17 @@ impl Engine {
                 });
             }
             if pools.contains_key(&cfg.backend) {
-                return Err(EngineError::Config(format!("backend `{}` is listed twice", cfg.backend)));
+                return Err(EngineError::Config(format!(
+                    "backend `{}` is listed twice",
+                    cfg.backend
+                )));
             }
             pools.insert(cfg.backend, Pool::start(cfg));
         }
-        Ok(Engine { models: RwLock::new(HashMap::new()), pools })
+        Ok(Engine {
+            models: RwLock::new(HashMap::new()),
+            pools,
+        })
     }
 
     /// The queue of a configured backend.
@@ -145,22 +159,38 @@ impl Engine {
 
     /// Registers (or replaces) a model under `name`.
     pub fn insert_model(&self, name: &str, model: Arc<Mlp>) {
-        self.models.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), model);
+        self.models
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), model);
     }
 
     /// Unregisters a model; requests already admitted still finish.
     pub fn remove_model(&self, name: &str) -> Option<Arc<Mlp>> {
-        self.models.write().unwrap_or_else(|e| e.into_inner()).remove(name)
+        self.models
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)
     }
 
     /// A loaded model by name.
     pub fn model(&self, name: &str) -> Option<Arc<Mlp>> {
-        self.models.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Names of the loaded models, sorted.
     pub fn model_names(&self) -> Vec<String> {
-        let mut names: Vec<_> = self.models.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut names: Vec<_> = self
+            .models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -170,28 +200,50 @@ impl Engine {
     /// The model and input shape are checked first, so a bad request never
     /// occupies a slot.
     pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
-        let model = self.model(&input.model).ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
+        let model = self
+            .model(&input.model)
+            .ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
         let features = model.n_features();
         if input.rows.checked_mul(features) != Some(input.data.len()) {
-            return Err(aprender::AprenderError::InputShape { len: input.data.len(), rows: input.rows, features }.into());
+            return Err(aprender::AprenderError::InputShape {
+                len: input.data.len(),
+                rows: input.rows,
+                features,
+            }
+            .into());
         }
-        let pool = self.pools.get(&backend).ok_or(EngineError::BackendNotConfigured(backend))?;
-        let slot = pool
-            .queue
-            .try_reserve()
-            .ok_or(EngineError::QueueFull { backend, capacity: pool.queue.capacity() })?;
+        let pool = self
+            .pools
+            .get(&backend)
+            .ok_or(EngineError::BackendNotConfigured(backend))?;
+        let slot = pool.queue.try_reserve().ok_or(EngineError::QueueFull {
+            backend,
+            capacity: pool.queue.capacity(),
+        })?;
         let (reply, rx) = oneshot::channel();
-        let job = Job { model, input, reply, slot };
+        let job = Job {
+            model,
+            input,
+            reply,
+            slot,
+        };
         // The channel is unbounded; the slot is the bound. Send fails only if
         // every worker is gone, in which case the slot drops with the job.
-        pool.tx.as_ref().expect("open until drop").send(job).map_err(|_| worker_gone(backend))?;
+        pool.tx
+            .as_ref()
+            .expect("open until drop")
+            .send(job)
+            .map_err(|_| worker_gone(backend))?;
         Ok(Pending { backend, rx })
     }
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("models", &self.model_names()).field("queues", &self.queues()).finish()
+        f.debug_struct("Engine")
+            .field("models", &self.model_names())
+            .field("queues", &self.queues())
+            .finish()
     }
 }
 
@@ -208,27 +260,47 @@ impl Pool {
                     .expect("spawning a worker thread")
             })
             .collect();
-        Pool { queue, tx: Some(tx), threads }
+        Pool {
+            queue,
+            tx: Some(tx),
+            threads,
+        }
     }
 }
 
 fn work(rx: Receiver<Job>, queue: BackendQueue) {
     let backend = queue.backend();
     for job in rx {
-        let Job { model, input, reply, slot } = job;
+        let Job {
+            model,
+            input,
+            reply,
+            slot,
+        } = job;
         if reply.is_closed() {
             tracing::debug!(%backend, model = %input.model, "caller gave up; skipping");
             continue;
         }
         let start = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| model.predict(backend, &input.data, input.rows)));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            model.predict(backend, &input.data, input.rows)
+        }));
         let busy = start.elapsed();
         queue.record_service(busy);
         drop(slot);
         let reply_value = match result {
-            Ok(Ok(data)) => Ok(InferenceOutput { backend, rows: input.rows, classes: model.n_classes(), data, busy }),
+            Ok(Ok(data)) => Ok(InferenceOutput {
+                backend,
+                rows: input.rows,
+                classes: model.n_classes(),
+                data,
+                busy,
+            }),
             Ok(Err(e)) => Err(EngineError::Model(e)),
-            Err(_) => Err(EngineError::Internal { backend, message: "model panicked".into() }),
+            Err(_) => Err(EngineError::Internal {
+                backend,
+                message: "model panicked".into(),
+            }),
         };
         let _ = reply.send(reply_value);
     }

@@ -16,7 +16,7 @@
 //! let engine = Engine::new(&[BackendConfig { backend: Backend::Simd, capacity: 4, workers: 1 }]).unwrap();
 //! engine.insert_model("demo", Arc::new(aprender::Mlp::random(&[2, 3], 1).unwrap()));
 //! let out = engine
-//!     .submit(Backend::Simd, InferenceInput { model: "demo".into(), rows: 1, data: vec![0.5, -0.5] })
+//!     .submit(Backend::Simd, InferenceInput { model: "demo".into(), rows: 1, data: vec![0.5, -0.5].into() })
 //!     .unwrap()
 //!     .wait()
 //!     .unwrap();

@@ -44,8 +44,16 @@ pub struct BackendQueue {
 
 impl BackendQueue {
     pub(crate) fn new(backend: Backend, capacity: usize, workers: usize) -> BackendQueue {
-        let shared = Shared { depth: AtomicUsize::new(0), capacity, service: Mutex::new((0.0, 0)) };
-        BackendQueue { backend, workers, shared: Arc::new(shared) }
+        let shared = Shared {
+            depth: AtomicUsize::new(0),
+            capacity,
+            service: Mutex::new((0.0, 0)),
+        };
+        BackendQueue {
+            backend,
+            workers,
+            shared: Arc::new(shared),
+        }
     }
 
     /// The backend these workers run on.
@@ -71,7 +79,11 @@ impl BackendQueue {
     /// Mean observed service time (exponentially weighted), or `None` before
     /// the first request finished.
     pub fn mean_service_time(&self) -> Option<Duration> {
-        let (mean, n) = *self.shared.service.lock().unwrap_or_else(|e| e.into_inner());
+        let (mean, n) = *self
+            .shared
+            .service
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         (n > 0).then(|| Duration::from_secs_f64(mean))
     }
 
@@ -85,15 +97,25 @@ impl BackendQueue {
     pub(crate) fn try_reserve(&self) -> Option<Slot> {
         let s = &self.shared;
         s.depth
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| (d < s.capacity).then_some(d + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
+                (d < s.capacity).then_some(d + 1)
+            })
             .ok()
             .map(|_| Slot(Arc::clone(s)))
     }
 
     pub(crate) fn record_service(&self, took: Duration) {
-        let mut g = self.shared.service.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .shared
+            .service
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let t = took.as_secs_f64();
-        g.0 = if g.1 == 0 { t } else { g.0 + EWMA_ALPHA * (t - g.0) };
+        g.0 = if g.1 == 0 {
+            t
+        } else {
+            g.0 + EWMA_ALPHA * (t - g.0)
+        };
         g.1 += 1;
     }
 }
@@ -120,7 +142,9 @@ mod tests {
     fn concurrent_reservations_never_exceed_capacity() {
         let q = BackendQueue::new(Backend::Simd, 5, 1);
         let held: Vec<Slot> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| (0..10).filter_map(|_| q.try_reserve()).collect::<Vec<_>>())).collect();
+            let hs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..10).filter_map(|_| q.try_reserve()).collect::<Vec<_>>()))
+                .collect();
             hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(held.len(), 5);
@@ -135,7 +159,12 @@ mod tests {
         assert_eq!(q.mean_service_time(), Some(Duration::from_millis(10)));
         q.record_service(Duration::from_millis(20));
         assert_eq!(q.mean_service_time(), Some(Duration::from_millis(12)));
-        let _s = [q.try_reserve(), q.try_reserve(), q.try_reserve(), q.try_reserve()];
+        let _s = [
+            q.try_reserve(),
+            q.try_reserve(),
+            q.try_reserve(),
+            q.try_reserve(),
+        ];
         assert_eq!(q.expected_drain_time(), Duration::from_millis(24));
     }
 }

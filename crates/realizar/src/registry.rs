@@ -29,7 +29,10 @@ pub fn load_file(engine: &Engine, path: &Path) -> Result<String, AprenderError> 
     let mlp = Mlp::load(path)?;
     let name = model_name(path).ok_or_else(|| AprenderError::Io {
         path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "file name is not valid UTF-8"),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "file name is not valid UTF-8",
+        ),
     })?;
     engine.insert_model(&name, Arc::new(mlp));
     Ok(name)
@@ -37,7 +40,10 @@ pub fn load_file(engine: &Engine, path: &Path) -> Result<String, AprenderError> 
 
 /// Loads every `*.safetensors` file in `dir` (not recursing), in name order.
 pub fn load_dir(engine: &Engine, dir: &Path) -> Result<LoadReport, AprenderError> {
-    let io = |source| AprenderError::Io { path: dir.to_owned(), source };
+    let io = |source| AprenderError::Io {
+        path: dir.to_owned(),
+        source,
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -9,15 +9,30 @@ use trueno::Backend;
 
 fn engine(capacity: usize) -> Engine {
     Engine::new(&[
-        BackendConfig { backend: Backend::Simd, capacity, workers: 1 },
-        BackendConfig { backend: Backend::Scalar, capacity, workers: 2 },
+        BackendConfig {
+            backend: Backend::Simd,
+            capacity,
+            workers: 1,
+        },
+        BackendConfig {
+            backend: Backend::Scalar,
+            capacity,
+            workers: 2,
+        },
     ])
     .unwrap()
 }
 
 fn input(model: &str, rows: usize, features: usize) -> InferenceInput {
-    let data = (0..rows * features).map(|i| (i as f32 * 0.1).cos()).collect();
-    InferenceInput { model: model.into(), rows, data }
+    let data = (0..rows * features)
+        .map(|i| (i as f32 * 0.1).cos())
+        .collect::<Vec<_>>()
+        .into();
+    InferenceInput {
+        model: model.into(),
+        rows,
+        data,
+    }
 }
 
 #[test]
@@ -40,14 +55,20 @@ fn a_flood_never_exceeds_capacity_and_every_submission_is_answered() {
     // A model big enough that the single SIMD worker is still busy while the
     // flood arrives: admissions are bounded by capacity, the rest are refused.
     let e = engine(3);
-    e.insert_model("big", Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()));
+    e.insert_model(
+        "big",
+        Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()),
+    );
     let q = e.queue(Backend::Simd).unwrap();
     let mut pending = Vec::new();
     let mut full = 0;
     for _ in 0..50 {
         match e.submit(Backend::Simd, input("big", 64, 256)) {
             Ok(p) => pending.push(p),
-            Err(EngineError::QueueFull { backend: Backend::Simd, capacity: 3 }) => full += 1,
+            Err(EngineError::QueueFull {
+                backend: Backend::Simd,
+                capacity: 3,
+            }) => full += 1,
             Err(other) => panic!("unexpected {other}"),
         }
         assert!(q.queue_depth() <= q.capacity());
@@ -67,17 +88,35 @@ fn bad_requests_never_take_a_slot() {
     e.insert_model("m", Arc::new(Mlp::random(&[3, 2], 1).unwrap()));
     let err = e.submit(Backend::Simd, input("nope", 1, 3)).unwrap_err();
     assert_eq!(err.to_string(), "model `nope` is not loaded");
-    let err = e.submit(Backend::Simd, InferenceInput { model: "m".into(), rows: 2, data: vec![1.0; 5] }).unwrap_err();
-    assert_eq!(err.to_string(), "input has 5 values, but 2 rows of 3 features need 6");
+    let err = e
+        .submit(
+            Backend::Simd,
+            InferenceInput {
+                model: "m".into(),
+                rows: 2,
+                data: vec![1.0; 5].into(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input has 5 values, but 2 rows of 3 features need 6"
+    );
     let err = e.submit(Backend::Gpu, input("m", 1, 3)).unwrap_err();
-    assert!(matches!(err, EngineError::BackendNotConfigured(Backend::Gpu)));
+    assert!(matches!(
+        err,
+        EngineError::BackendNotConfigured(Backend::Gpu)
+    ));
     assert_eq!(e.queue(Backend::Simd).unwrap().queue_depth(), 0);
 }
 
 #[test]
 fn cancelled_requests_release_their_slot() {
     let e = engine(2);
-    e.insert_model("big", Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()));
+    e.insert_model(
+        "big",
+        Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()),
+    );
     for _ in 0..2 {
         drop(e.submit(Backend::Simd, input("big", 64, 256)).unwrap());
     }
@@ -92,26 +131,51 @@ fn cancelled_requests_release_their_slot() {
 
 #[test]
 fn configuration_errors() {
-    let gpu = Engine::new(&[BackendConfig { backend: Backend::Gpu, capacity: 1, workers: 1 }]);
+    let gpu = Engine::new(&[BackendConfig {
+        backend: Backend::Gpu,
+        capacity: 1,
+        workers: 1,
+    }]);
     assert!(matches!(gpu, Err(EngineError::BackendUnavailable { .. })));
-    let zero = Engine::new(&[BackendConfig { backend: Backend::Simd, capacity: 0, workers: 1 }]);
+    let zero = Engine::new(&[BackendConfig {
+        backend: Backend::Simd,
+        capacity: 0,
+        workers: 1,
+    }]);
     assert!(matches!(zero, Err(EngineError::Config(_))));
-    let twice = [BackendConfig { backend: Backend::Simd, capacity: 1, workers: 1 }; 2];
-    assert!(Engine::new(&twice).unwrap_err().to_string().contains("listed twice"));
+    let twice = [BackendConfig {
+        backend: Backend::Simd,
+        capacity: 1,
+        workers: 1,
+    }; 2];
+    assert!(
+        Engine::new(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice")
+    );
 }
 
 #[test]
 fn a_directory_with_a_bad_file_still_loads_the_good_ones() {
     let dir = std::env::temp_dir().join(format!("realizar-dir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    Mlp::random(&[4, 3], 1).unwrap().save(dir.join("good.safetensors")).unwrap();
+    Mlp::random(&[4, 3], 1)
+        .unwrap()
+        .save(dir.join("good.safetensors"))
+        .unwrap();
     std::fs::write(dir.join("broken.safetensors"), b"garbage").unwrap();
     std::fs::write(dir.join("notes.txt"), b"ignored").unwrap();
     let e = engine(1);
     let report = registry::load_dir(&e, &dir).unwrap();
     assert_eq!(e.model_names(), vec!["good".to_owned()]);
     assert_eq!(report.skipped.len(), 1);
-    assert!(report.skipped[0].1.to_string().contains("broken.safetensors: not a safetensors file"));
+    assert!(
+        report.skipped[0]
+            .1
+            .to_string()
+            .contains("broken.safetensors: not a safetensors file")
+    );
     assert!(e.remove_model("good").is_some());
     assert!(e.model_names().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -92,15 +92,24 @@ pub enum Op {
 impl Op {
     /// Element-wise addition of two `len`-vectors.
     pub fn add(len: usize) -> Op {
-        Op::Elementwise { kind: OpKind::Add, len }
+        Op::Elementwise {
+            kind: OpKind::Add,
+            len,
+        }
     }
     /// Element-wise product of two `len`-vectors.
     pub fn mul(len: usize) -> Op {
-        Op::Elementwise { kind: OpKind::Mul, len }
+        Op::Elementwise {
+            kind: OpKind::Mul,
+            len,
+        }
     }
     /// ReLU of a `len`-vector.
     pub fn relu(len: usize) -> Op {
-        Op::Elementwise { kind: OpKind::Relu, len }
+        Op::Elementwise {
+            kind: OpKind::Relu,
+            len,
+        }
     }
     /// Row-wise softmax of a `rows × cols` matrix.
     pub fn softmax(rows: usize, cols: usize) -> Op {
@@ -139,7 +148,10 @@ impl Op {
     /// Bytes of input read, each operand counted once.
     pub fn bytes_read(&self) -> u64 {
         match *self {
-            Op::Elementwise { kind: OpKind::Relu, len } => F32 * len as u64,
+            Op::Elementwise {
+                kind: OpKind::Relu,
+                len,
+            } => F32 * len as u64,
             Op::Elementwise { len, .. } => 2 * F32 * len as u64,
             Op::Softmax { rows, cols } => F32 * rows as u64 * cols as u64,
             Op::Matvec { m, n } => F32 * (m as u64 * n as u64 + n as u64),

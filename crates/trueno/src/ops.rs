@@ -5,11 +5,21 @@
 
 use crate::{Backend, TruenoError, scalar, simd};
 
-fn check(op: &'static str, operand: &'static str, expected: usize, actual: usize) -> Result<(), TruenoError> {
+fn check(
+    op: &'static str,
+    operand: &'static str,
+    expected: usize,
+    actual: usize,
+) -> Result<(), TruenoError> {
     if expected == actual {
         Ok(())
     } else {
-        Err(TruenoError::ShapeMismatch { op, operand, expected, actual })
+        Err(TruenoError::ShapeMismatch {
+            op,
+            operand,
+            expected,
+            actual,
+        })
     }
 }
 
@@ -32,7 +42,11 @@ fn cpu(backend: Backend) -> Result<bool, TruenoError> {
 pub fn add(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("add", "b", a.len(), b.len())?;
     check("add", "out", a.len(), out.len())?;
-    if cpu(backend)? { simd::add(a, b, out) } else { scalar::add(a, b, out) }
+    if cpu(backend)? {
+        simd::add(a, b, out)
+    } else {
+        scalar::add(a, b, out)
+    }
     Ok(())
 }
 
@@ -40,14 +54,22 @@ pub fn add(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()
 pub fn mul(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("mul", "b", a.len(), b.len())?;
     check("mul", "out", a.len(), out.len())?;
-    if cpu(backend)? { simd::mul(a, b, out) } else { scalar::mul(a, b, out) }
+    if cpu(backend)? {
+        simd::mul(a, b, out)
+    } else {
+        scalar::mul(a, b, out)
+    }
     Ok(())
 }
 
 /// `out = max(x, 0)`, element-wise; NaN propagates.
 pub fn relu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("relu", "out", x.len(), out.len())?;
-    if cpu(backend)? { simd::relu(x, out) } else { scalar::relu(x, out) }
+    if cpu(backend)? {
+        simd::relu(x, out)
+    } else {
+        scalar::relu(x, out)
+    }
     Ok(())
 }
 
@@ -59,7 +81,12 @@ pub fn relu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoEr
 /// ops::softmax_rows(Backend::Scalar, &[0.0, 0.0], 2, &mut p).unwrap();
 /// assert_eq!(p, [0.5, 0.5]);
 /// ```
-pub fn softmax_rows(backend: Backend, x: &[f32], cols: usize, out: &mut [f32]) -> Result<(), TruenoError> {
+pub fn softmax_rows(
+    backend: Backend,
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
     check("softmax_rows", "out", x.len(), out.len())?;
     if cols == 0 {
         return check("softmax_rows", "x", 0, x.len());
@@ -72,16 +99,31 @@ pub fn softmax_rows(backend: Backend, x: &[f32], cols: usize, out: &mut [f32]) -
             actual: x.len(),
         });
     }
-    if cpu(backend)? { simd::softmax_rows(x, cols, out) } else { scalar::softmax_rows(x, cols, out) }
+    if cpu(backend)? {
+        simd::softmax_rows(x, cols, out)
+    } else {
+        scalar::softmax_rows(x, cols, out)
+    }
     Ok(())
 }
 
 /// `y = A x` for row-major `A` of `m × n`.
-pub fn matvec(backend: Backend, a: &[f32], m: usize, n: usize, x: &[f32], y: &mut [f32]) -> Result<(), TruenoError> {
+pub fn matvec(
+    backend: Backend,
+    a: &[f32],
+    m: usize,
+    n: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), TruenoError> {
     check("matvec", "a", product("matvec", m, n)?, a.len())?;
     check("matvec", "x", n, x.len())?;
     check("matvec", "y", m, y.len())?;
-    if cpu(backend)? { simd::matvec(a, m, n, x, y) } else { scalar::matvec(a, m, n, x, y) }
+    if cpu(backend)? {
+        simd::matvec(a, m, n, x, y)
+    } else {
+        scalar::matvec(a, m, n, x, y)
+    }
     Ok(())
 }
 
@@ -105,7 +147,11 @@ pub fn matmul(
     check("matmul", "a", product("matmul", m, k)?, a.len())?;
     check("matmul", "b", product("matmul", k, n)?, b.len())?;
     check("matmul", "c", product("matmul", m, n)?, c.len())?;
-    if cpu(backend)? { simd::matmul(a, b, c, m, k, n) } else { scalar::matmul(a, b, c, m, k, n) }
+    if cpu(backend)? {
+        simd::matmul(a, b, c, m, k, n)
+    } else {
+        scalar::matmul(a, b, c, m, k, n)
+    }
     Ok(())
 }
 
@@ -122,7 +168,18 @@ mod tests {
             "add: operand `b` has 1 elements, the shape needs 2"
         );
         assert_eq!(out, [7.0; 2]);
-        assert!(matmul(Backend::Scalar, &[1.0; 6], &[1.0; 6], &mut [0.0; 4], 2, 3, 3).is_err());
+        assert!(
+            matmul(
+                Backend::Scalar,
+                &[1.0; 6],
+                &[1.0; 6],
+                &mut [0.0; 4],
+                2,
+                3,
+                3
+            )
+            .is_err()
+        );
         assert!(matmul(Backend::Scalar, &[], &[], &mut [], usize::MAX, 2, 0).is_err());
         assert!(softmax_rows(Backend::Scalar, &[1.0; 5], 2, &mut [0.0; 5]).is_err());
         assert!(matvec(Backend::Scalar, &[1.0; 6], 2, 3, &[1.0; 2], &mut [0.0; 2]).is_err());
@@ -131,6 +188,12 @@ mod tests {
     #[test]
     fn gpu_is_reported_unavailable() {
         let err = relu(Backend::Gpu, &[1.0], &mut [0.0]).unwrap_err();
-        assert!(matches!(err, TruenoError::BackendUnavailable { backend: Backend::Gpu, .. }));
+        assert!(matches!(
+            err,
+            TruenoError::BackendUnavailable {
+                backend: Backend::Gpu,
+                ..
+            }
+        ));
     }
 }

@@ -40,7 +40,11 @@ pub fn softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
     }
     for (row, orow) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, |m, v| {
-            if v.is_nan() || m.is_nan() { f32::NAN } else { m.max(v) }
+            if v.is_nan() || m.is_nan() {
+                f32::NAN
+            } else {
+                m.max(v)
+            }
         });
         let mut sum = 0.0f32;
         for (o, &v) in orow.iter_mut().zip(row) {
@@ -90,7 +94,14 @@ mod tests {
 
         // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
         let mut c = [0.0; 4];
-        matmul(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0], &mut c, 2, 2, 2);
+        matmul(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[5.0, 6.0, 7.0, 8.0],
+            &mut c,
+            2,
+            2,
+            2,
+        );
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
 
         let mut y = [0.0; 2];

@@ -8,7 +8,10 @@ use trueno::{scalar, simd};
 /// Values in a range where products and sums stay well inside f32.
 fn vec_and_offset(max: usize) -> impl Strategy<Value = (Vec<f32>, usize)> {
     (0usize..max, 0usize..4).prop_flat_map(|(len, off)| {
-        (prop::collection::vec(-100.0f32..100.0, len + off), Just(off))
+        (
+            prop::collection::vec(-100.0f32..100.0, len + off),
+            Just(off),
+        )
     })
 }
 
@@ -69,13 +72,26 @@ proptest! {
 
 #[test]
 fn nan_and_inf_propagate() {
-    let a = [f32::NAN, f32::INFINITY, -1.0, f32::NEG_INFINITY, 2.0, 0.0, -0.0, 3.0, f32::NAN];
+    let a = [
+        f32::NAN,
+        f32::INFINITY,
+        -1.0,
+        f32::NEG_INFINITY,
+        2.0,
+        0.0,
+        -0.0,
+        3.0,
+        f32::NAN,
+    ];
     let mut want = [0.0; 9];
     let mut got = [0.0; 9];
     scalar::relu(&a, &mut want);
     simd::relu(&a, &mut got);
     for (w, g) in want.iter().zip(&got) {
-        assert!(w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()), "{w} vs {g}");
+        assert!(
+            w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+            "{w} vs {g}"
+        );
     }
     assert!(simd::dot(&a, &[1.0; 9]).is_nan());
 }

@@ -76,7 +76,11 @@ pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
             // SAFETY: i + 32 <= body <= n and both slices hold n elements.
             unsafe {
                 let off = i + u * LANES;
-                *acc_u = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(off)), _mm256_loadu_ps(pb.add(off)), *acc_u);
+                *acc_u = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(pa.add(off)),
+                    _mm256_loadu_ps(pb.add(off)),
+                    *acc_u,
+                );
             }
         }
         i += 4 * LANES;
@@ -84,7 +88,11 @@ pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     while i + LANES <= n {
         // SAFETY: i + 8 <= n.
         unsafe {
-            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+            acc[0] = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i)),
+                _mm256_loadu_ps(pb.add(i)),
+                acc[0],
+            );
         }
         i += LANES;
     }
@@ -103,7 +111,10 @@ fn axpy(alpha: f32, b: &[f32], c: &mut [f32]) {
         // SAFETY: j + 8 <= n; b and c both hold n elements (caller slices them).
         unsafe {
             let pc = c.as_mut_ptr().add(j);
-            _mm256_storeu_ps(pc, _mm256_fmadd_ps(va, _mm256_loadu_ps(b.as_ptr().add(j)), _mm256_loadu_ps(pc)));
+            _mm256_storeu_ps(
+                pc,
+                _mm256_fmadd_ps(va, _mm256_loadu_ps(b.as_ptr().add(j)), _mm256_loadu_ps(pc)),
+            );
         }
         j += LANES;
     }

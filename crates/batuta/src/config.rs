@@ -1,0 +1,333 @@
+//! `batuta.toml`: parsed with serde, then validated; every error names the file,
+//! line and column.
+//!
+//! ```
+//! let cfg = batuta::config::Config::parse("[serve]\nprimary = \"simd\"\n", "batuta.toml".as_ref()).unwrap();
+//! assert_eq!(cfg.serve.primary, trueno::Backend::Simd);
+//!
+//! let err = batuta::config::Config::parse("[serve.circuit_breaker]\ngpu_cost_limt = 1.0\n", "batuta.toml".as_ref())
+//!     .unwrap_err();
+//! assert!(err.to_string().starts_with("batuta.toml:2:1: unknown field `gpu_cost_limt`"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use trueno::Backend;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The `[serve]` table.
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: how `batuta serve` runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Where to listen (`address`, default `127.0.0.1:8080`; port 0 picks a free port).
+    pub address: SocketAddr,
+    /// Directory of `*.safetensors` models (`model_dir`, default `models`),
+    /// resolved against the configuration file's directory.
+    pub model_dir: PathBuf,
+    /// Backend requests go to while it has room (`primary`, default `simd`).
+    pub primary: Backend,
+    /// Backend that takes requests when the primary is full (`spillover`, default `scalar`).
+    pub spillover: Backend,
+    /// Worker pool of every backend in use (`[serve.backends.NAME]`), defaults filled in.
+    pub backends: BTreeMap<Backend, BackendSettings>,
+    /// `[serve.circuit_breaker]`.
+    pub circuit_breaker: CircuitBreakerConfig,
+}
+
+/// `[serve.backends.NAME]`: one backend's worker pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendSettings {
+    /// Requests admitted (queued or running) at once (`capacity`, default 32).
+    pub capacity: usize,
+    /// Worker threads (`workers`, default 1).
+    pub workers: usize,
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        BackendSettings {
+            capacity: 32,
+            workers: 1,
+        }
+    }
+}
+
+/// `[serve.circuit_breaker]`: the safety valves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CircuitBreakerConfig {
+    /// Most GPU-seconds of measured busy time per sliding minute (`gpu_cost_limit`, default 100).
+    pub gpu_cost_limit: f64,
+    /// Most requests queued or running across all backends (`queue_depth_limit`, default 64).
+    pub queue_depth_limit: usize,
+    /// Where requests go when the breaker is open (`fallback`, default `cpu`).
+    pub fallback: Fallback,
+}
+
+/// Where requests go when the circuit breaker opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// The fastest CPU backend (SIMD).
+    Cpu,
+    /// The SIMD backend.
+    Simd,
+    /// The scalar backend.
+    Scalar,
+    /// Refuse with 503.
+    Reject,
+}
+
+impl Fallback {
+    /// The backend this fallback sends requests to, if any.
+    pub fn backend(self) -> Option<Backend> {
+        match self {
+            Fallback::Cpu | Fallback::Simd => Some(Backend::Simd),
+            Fallback::Scalar => Some(Backend::Scalar),
+            Fallback::Reject => None,
+        }
+    }
+}
+
+/// A configuration file that cannot be used, and where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column of the problem, when it has a place.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message)
+            }
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    serve: RawServe,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    address: Option<SocketAddr>,
+    model_dir: Option<PathBuf>,
+    primary: Option<Spanned<Backend>>,
+    spillover: Option<Spanned<Backend>>,
+    #[serde(default)]
+    backends: BTreeMap<Backend, RawBackend>,
+    #[serde(default)]
+    circuit_breaker: RawBreaker,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    capacity: Option<Spanned<usize>>,
+    workers: Option<Spanned<usize>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBreaker {
+    gpu_cost_limit: Option<Spanned<f64>>,
+    queue_depth_limit: Option<Spanned<usize>>,
+    fallback: Option<Fallback>,
+}
+
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&src, path)
+    }
+
+    /// Parses and validates configuration text; `path` names it in errors and
+    /// anchors the relative `model_dir`.
+    pub fn parse(src: &str, path: &Path) -> Result<Config, ConfigError> {
+        let at = |span: Option<Range<usize>>, message: String| ConfigError {
+            path: path.to_owned(),
+            position: span.map(|s| line_col(src, s.start)),
+            message,
+        };
+        let raw: RawFile =
+            toml::from_str(src).map_err(|e| at(e.span(), e.message().trim().to_owned()))?;
+        let s = raw.serve;
+
+        let (primary, primary_span) = s
+            .primary
+            .map_or((Backend::Simd, None), |p| (*p.get_ref(), Some(p.span())));
+        let spillover = s
+            .spillover
+            .as_ref()
+            .map_or(Backend::Scalar, |p| *p.get_ref());
+        if primary == spillover {
+            let span = s.spillover.as_ref().map(Spanned::span).or(primary_span);
+            return Err(at(
+                span,
+                format!("`spillover` must differ from `primary` (both are `{primary}`)"),
+            ));
+        }
+
+        let positive = |v: &Option<Spanned<usize>>, key: &str, default: usize| match v {
+            None => Ok(default),
+            Some(v) if *v.get_ref() >= 1 => Ok(*v.get_ref()),
+            Some(v) => Err(at(Some(v.span()), format!("`{key}` must be at least 1"))),
+        };
+        let defaults = BackendSettings::default();
+        let mut backends = BTreeMap::new();
+        for (backend, raw) in &s.backends {
+            let settings = BackendSettings {
+                capacity: positive(&raw.capacity, "capacity", defaults.capacity)?,
+                workers: positive(&raw.workers, "workers", defaults.workers)?,
+            };
+            backends.insert(*backend, settings);
+        }
+        let cb = s.circuit_breaker;
+        let fallback = cb.fallback.unwrap_or(Fallback::Cpu);
+        for used in [Some(primary), Some(spillover), fallback.backend()]
+            .into_iter()
+            .flatten()
+        {
+            backends.entry(used).or_insert(defaults);
+        }
+
+        let gpu_cost_limit = match cb.gpu_cost_limit {
+            None => 100.0,
+            Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
+            Some(v) => {
+                return Err(at(
+                    Some(v.span()),
+                    "`gpu_cost_limit` must be a finite number ≥ 0 (GPU-seconds per minute)".into(),
+                ));
+            }
+        };
+        let queue_depth_limit = positive(&cb.queue_depth_limit, "queue_depth_limit", 64)?;
+
+        let model_dir = s.model_dir.unwrap_or_else(|| PathBuf::from("models"));
+        let model_dir = match path.parent() {
+            Some(dir) if model_dir.is_relative() => dir.join(model_dir),
+            _ => model_dir,
+        };
+        Ok(Config {
+            serve: ServeConfig {
+                address: s
+                    .address
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+                model_dir,
+                primary,
+                spillover,
+                backends,
+                circuit_breaker: CircuitBreakerConfig {
+                    gpu_cost_limit,
+                    queue_depth_limit,
+                    fallback,
+                },
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> String {
+        Config::parse(src, Path::new("b.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_sample_file_parses() {
+        let src = include_str!("../../../batuta.toml");
+        let cfg = Config::parse(src, Path::new("conf/batuta.toml")).unwrap();
+        assert_eq!(cfg.serve.model_dir, PathBuf::from("conf/models"));
+        assert_eq!(cfg.serve.circuit_breaker.gpu_cost_limit, 100.0);
+        assert_eq!(cfg.serve.circuit_breaker.queue_depth_limit, 64);
+        assert_eq!(cfg.serve.circuit_breaker.fallback, Fallback::Cpu);
+    }
+
+    #[test]
+    fn defaults_fill_every_backend_in_use() {
+        let cfg = Config::parse("", Path::new("b.toml")).unwrap();
+        assert_eq!(
+            (cfg.serve.primary, cfg.serve.spillover),
+            (Backend::Simd, Backend::Scalar)
+        );
+        assert_eq!(cfg.serve.backends.len(), 2);
+        assert_eq!(cfg.serve.address.port(), 8080);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        assert_eq!(
+            err("[serve]\nprimary = \"tpu\"\n"),
+            "b.toml:2:11: unknown variant `tpu`, expected one of `scalar`, `simd`, `gpu`"
+        );
+        assert!(err("[serve]\nadress = \"x\"\n").starts_with("b.toml:2:1: unknown field `adress`"));
+        assert!(err("[serve]\naddress = \"localhost\"\n").starts_with("b.toml:2:11: "));
+        assert_eq!(
+            err("[serve]\nprimary = \"scalar\"\nspillover = \"scalar\"\n"),
+            "b.toml:3:13: `spillover` must differ from `primary` (both are `scalar`)"
+        );
+        assert_eq!(
+            err("[serve.backends.simd]\ncapacity = 0\n"),
+            "b.toml:2:12: `capacity` must be at least 1"
+        );
+        assert!(err("[serve.backends.simd]\ncapacity = -3\n").starts_with("b.toml:2:12: "));
+        assert!(
+            err("[serve.circuit_breaker]\ngpu_cost_limit = -1.0\n")
+                .starts_with("b.toml:2:18: `gpu_cost_limit` must be")
+        );
+        assert!(
+            err("[serve.circuit_breaker]\ngpu_cost_limit = nan\n").starts_with("b.toml:2:18: ")
+        );
+        assert!(
+            err("[serve.circuit_breaker]\nfallback = \"gpu\"\n")
+                .starts_with("b.toml:2:12: unknown variant `gpu`")
+        );
+        assert!(err("[serve\n").starts_with("b.toml:1:"));
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let e = Config::load(Path::new("/no/such/batuta.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/no/such/batuta.toml: cannot read: ")
+        );
+    }
+}

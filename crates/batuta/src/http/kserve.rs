@@ -1,0 +1,157 @@
+//! Open Inference Protocol (KServe v2) bodies and their validation.
+//!
+//! A request carries one input tensor `{name, shape, datatype, data}` with
+//! shape `[rows, features]` (or `[features]` for one row) and `data` flat or
+//! nested row-major; the response carries one output, `probabilities`.
+
+use std::sync::Arc;
+
+use aprender::Mlp;
+use realizar::{InferenceInput, InferenceOutput};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AppError;
+
+/// `POST /v2/models/{m}/infer` body.
+#[derive(Debug, Deserialize)]
+pub struct InferRequestBody {
+    /// Client's request id, echoed back.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Input tensors; exactly one is accepted.
+    pub inputs: Vec<InferInput>,
+}
+
+/// One input tensor.
+#[derive(Debug, Deserialize)]
+pub struct InferInput {
+    /// Tensor name (any; reported in errors).
+    pub name: String,
+    /// Tensor shape.
+    pub shape: Vec<i64>,
+    /// Element type: `FP32` or `FP64` (converted to f32).
+    pub datatype: String,
+    /// Values, flat or nested row-major.
+    pub data: Value,
+}
+
+/// One output tensor.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InferOutput {
+    /// Tensor name.
+    pub name: String,
+    /// Tensor shape.
+    pub shape: Vec<usize>,
+    /// Element type.
+    pub datatype: String,
+    /// Values, flat row-major.
+    pub data: Vec<f32>,
+}
+
+/// The inference response body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InferResponseBody {
+    /// The model that answered.
+    pub model_name: String,
+    /// The request id, if the client sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Output tensors.
+    pub outputs: Vec<InferOutput>,
+}
+
+impl InferResponseBody {
+    pub(crate) fn new(model: &str, id: Option<String>, out: &InferenceOutput) -> InferResponseBody {
+        InferResponseBody {
+            model_name: model.to_owned(),
+            id,
+            outputs: vec![InferOutput {
+                name: "probabilities".into(),
+                shape: vec![out.rows, out.classes],
+                datatype: "FP32".into(),
+                data: out.data.clone(),
+            }],
+        }
+    }
+}
+
+fn flatten(value: &Value, name: &str, out: &mut Vec<f32>) -> Result<(), AppError> {
+    match value {
+        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, name, out)),
+        Value::Number(n) => {
+            let v = n
+                .as_f64()
+                .map(|v| v as f32)
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "input `{name}`: element {} ({n}) is not a finite f32",
+                        out.len()
+                    ))
+                })?;
+            out.push(v);
+            Ok(())
+        }
+        other => Err(AppError::BadRequest(format!(
+            "input `{name}`: element {} is {other}, expected a number",
+            out.len()
+        ))),
+    }
+}
+
+impl InferRequestBody {
+    /// Validates the body and turns it into the engine's input.
+    pub fn into_input(self, model: &str) -> Result<InferenceInput, AppError> {
+        let [input]: [InferInput; 1] = self.inputs.try_into().map_err(|v: Vec<_>| {
+            AppError::BadRequest(format!(
+                "expected exactly one input tensor, got {}",
+                v.len()
+            ))
+        })?;
+        let name = &input.name;
+        if !matches!(input.datatype.as_str(), "FP32" | "FP64") {
+            return Err(AppError::BadRequest(format!(
+                "input `{name}`: datatype `{}` is not supported (use FP32 or FP64)",
+                input.datatype
+            )));
+        }
+        let dims: Vec<usize> = input
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<_>>()
+            .filter(|d: &Vec<usize>| matches!(d.len(), 1 | 2))
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "input `{name}`: shape {:?} must be [rows, features] or [features]",
+                    input.shape
+                ))
+            })?;
+        let rows = if dims.len() == 2 { dims[0] } else { 1 };
+        let expected = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let mut data = Vec::with_capacity(expected.unwrap_or(0).min(1 << 24));
+        flatten(&input.data, name, &mut data)?;
+        if expected != Some(data.len()) {
+            return Err(AppError::BadRequest(format!(
+                "input `{name}`: shape {dims:?} needs {} values, data has {}",
+                expected.map_or("too many".to_owned(), |e| e.to_string()),
+                data.len()
+            )));
+        }
+        Ok(InferenceInput {
+            model: model.to_owned(),
+            rows,
+            data: Arc::from(data),
+        })
+    }
+}
+
+pub(crate) fn metadata(name: &str, mlp: &Mlp) -> Value {
+    json!({
+        "name": name,
+        "platform": "aprender-mlp",
+        "inputs": [{ "name": "input", "datatype": "FP32", "shape": [-1, mlp.n_features()] }],
+        "outputs": [{ "name": "probabilities", "datatype": "FP32", "shape": [-1, mlp.n_classes()] }],
+    })
+}
