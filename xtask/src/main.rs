@@ -1,1 +1,42 @@
-fn main() {}
+//! xtask: the workspace's own tooling, run as `cargo xtask <command>`.
+//!
+//! Commands:
+//! - `release-plan`: a leveled, week-by-week release calendar for a Cargo
+//!   workspace (see [`release_plan`]).
+//!
+//! Exit codes: 0 success, 1 an error (printed once with its causes), 2 bad usage.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod release_plan;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Tooling for the heijunka workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plan leveled releases: which crates, at which versions, in which week.
+    ReleasePlan(release_plan::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ReleasePlan(args) => release_plan::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -17,6 +17,7 @@
 //! Architecture invariant: aprender knows nothing of queues, servers or backend
 //! choice; it computes on the backend its caller names.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod error;
 mod format;

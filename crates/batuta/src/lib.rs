@@ -8,6 +8,7 @@
 //! Architecture invariant: batuta decides backends and admits or refuses
 //! requests; it never computes. Models run inside realizar's workers.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod http;

@@ -26,6 +26,7 @@
 //! Architecture invariant: realizar never chooses a backend; it runs requests
 //! on the backend it is given and reports exactly how full each queue is.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod engine;
 mod error;

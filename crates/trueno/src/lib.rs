@@ -19,6 +19,7 @@
 //! Architecture invariant: trueno knows nothing of models, queues, HTTP or
 //! scheduling. It computes, and it says what computing will cost.
 #![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod error;

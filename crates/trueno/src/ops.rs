@@ -91,7 +91,7 @@ pub fn softmax_rows(
     if cols == 0 {
         return check("softmax_rows", "x", 0, x.len());
     }
-    if x.len() % cols != 0 {
+    if !x.len().is_multiple_of(cols) {
         return Err(TruenoError::ShapeMismatch {
             op: "softmax_rows",
             operand: "x",

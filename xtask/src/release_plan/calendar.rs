@@ -1,0 +1,172 @@
+//! `release-calendar.toml`: when releases may happen and what is requested.
+//!
+//! ```toml
+//! [calendar]
+//! start = "2026-12-07"      # the first release slot
+//! cadence = "weekly"        # or "biweekly"
+//! capacity = 1              # releases per slot
+//! lag = 1                   # slots between a dependency's release and its dependent's
+//! blackout = ["2026-12-28"] # slots on these dates are skipped
+//!
+//! [requests]                # crate = "patch" | "minor" | "major"
+//! trueno = "patch"
+//!
+//! [public]                  # dependencies a crate exposes in its public API
+//! realizar = ["aprender"]
+//!
+//! [pins]                    # crate = slot number
+//! batuta = 4
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::bump::Level;
+
+/// The parsed calendar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calendar {
+    /// Date of slot 1.
+    pub start: NaiveDate,
+    /// Days between slots.
+    pub cadence_days: u32,
+    /// Releases per slot.
+    pub capacity: usize,
+    /// Slots between a dependency's release and its dependent's.
+    pub lag: usize,
+    /// Dates whose slot is skipped.
+    pub blackout: Vec<NaiveDate>,
+    /// Requested bumps by crate.
+    pub requests: BTreeMap<String, Level>,
+    /// Dependencies each crate exposes publicly.
+    pub public: BTreeMap<String, Vec<String>>,
+    /// Crates pinned to a slot.
+    pub pins: BTreeMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    calendar: RawCalendar,
+    #[serde(default)]
+    requests: BTreeMap<String, Level>,
+    #[serde(default)]
+    public: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pins: BTreeMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    start: String,
+    #[serde(default = "weekly")]
+    cadence: String,
+    #[serde(default = "one")]
+    capacity: usize,
+    #[serde(default = "one")]
+    lag: usize,
+    #[serde(default)]
+    blackout: Vec<String>,
+}
+
+fn weekly() -> String {
+    "weekly".into()
+}
+fn one() -> usize {
+    1
+}
+
+fn date(s: &str, what: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("{what} `{s}` is not a YYYY-MM-DD date"))
+}
+
+impl Calendar {
+    /// Reads and validates a calendar file.
+    pub fn load(path: &Path) -> anyhow::Result<Calendar> {
+        let src =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Calendar::parse(&src).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses and validates calendar text.
+    pub fn parse(src: &str) -> anyhow::Result<Calendar> {
+        let raw: RawFile = toml::from_str(src)?;
+        let c = raw.calendar;
+        let cadence_days = match c.cadence.as_str() {
+            "weekly" => 7,
+            "biweekly" => 14,
+            other => bail!("cadence `{other}` is not supported (weekly or biweekly)"),
+        };
+        if c.capacity == 0 {
+            bail!("capacity must be at least 1");
+        }
+        if let Some((name, _)) = raw.pins.iter().find(|(_, w)| **w == 0) {
+            bail!("pin of `{name}`: slots are numbered from 1");
+        }
+        Ok(Calendar {
+            start: date(&c.start, "start")?,
+            cadence_days,
+            capacity: c.capacity,
+            lag: c.lag,
+            blackout: c
+                .blackout
+                .iter()
+                .map(|d| date(d, "blackout date"))
+                .collect::<anyhow::Result<_>>()?,
+            requests: raw.requests,
+            public: raw.public,
+            pins: raw.pins,
+        })
+    }
+
+    /// Whether `dependent` exposes `dependency` in its public API.
+    pub fn is_public(&self, dependent: &str, dependency: &str) -> bool {
+        self.public
+            .get(dependent)
+            .is_some_and(|deps| deps.iter().any(|d| d == dependency))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_defaults() {
+        let c = Calendar::parse("[calendar]\nstart = \"2026-12-07\"\n[requests]\na = \"minor\"\n")
+            .unwrap();
+        assert_eq!((c.cadence_days, c.capacity, c.lag), (7, 1, 1));
+        assert_eq!(c.requests["a"], Level::Minor);
+    }
+
+    #[test]
+    fn rejects_bad_input_clearly() {
+        let err = |s: &str| format!("{:#}", Calendar::parse(s).unwrap_err());
+        assert!(
+            err("[calendar]\nstart = \"07/12/2026\"\n")
+                .contains("start `07/12/2026` is not a YYYY-MM-DD date")
+        );
+        assert!(
+            err("[calendar]\nstart = \"2026-12-07\"\ncadence = \"daily\"\n")
+                .contains("cadence `daily`")
+        );
+        assert!(
+            err("[calendar]\nstart = \"2026-12-07\"\n[requests]\na = \"huge\"\n")
+                .contains("unknown variant `huge`")
+        );
+        assert!(
+            err("[calendar]\nstart = \"2026-12-07\"\ncapacity = 0\n")
+                .contains("capacity must be at least 1")
+        );
+        assert!(
+            err("[calendar]\nstart = \"2026-12-07\"\nstrat = 1\n")
+                .contains("unknown field `strat`")
+        );
+    }
+}
