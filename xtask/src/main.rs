@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod release_plan;
+use xtask::release_plan;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Tooling for the heijunka workspace")]

@@ -76,3 +76,216 @@ fn a_bad_calendar_fails_clearly() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Output with runs of spaces collapsed, so checks do not depend on column widths.
+fn squash(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/{name}/Cargo.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_workspace_without_calendar_is_planned_from_flags() {
+    let m = fixture("renamed_target");
+    let (ok, out, err) = xtask(&[
+        "release-plan",
+        "--manifest-path",
+        &m,
+        "--start",
+        "2027-01-04",
+        "--bump",
+        "base=minor",
+    ]);
+    assert!(ok, "{err}");
+    let out = squash(&out);
+    assert!(
+        out.contains("1 2027-01-04 base 0.1.5 0.2.0 requested (minor)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "2 2027-01-11 app 1.0.0 1.0.1 requirement ^0.1 on base no longer matches 0.2.0"
+        ),
+        "{out}"
+    );
+
+    let (ok, out, _) = xtask(&[
+        "release-plan",
+        "--manifest-path",
+        &m,
+        "--start",
+        "2027-01-04",
+        "--all",
+        "patch",
+        "--capacity",
+        "2",
+        "--lag",
+        "0",
+        "--format",
+        "markdown",
+    ]);
+    assert!(ok);
+    assert!(
+        out.contains("| 1 | 2027-01-04 | app | 1.0.0 | 1.0.1 | requested (patch) |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| 1 | 2027-01-04 | base | 0.1.5 | 0.1.6 | requested (patch) |"),
+        "{out}"
+    );
+
+    let (ok, _, err) = xtask(&["release-plan", "--manifest-path", &m]);
+    assert!(!ok);
+    assert!(
+        err.contains("no calendar at") && err.contains("--start DATE"),
+        "{err}"
+    );
+    let (ok, _, err) = xtask(&[
+        "release-plan",
+        "--manifest-path",
+        &m,
+        "--start",
+        "2027-01-04",
+        "--bump",
+        "base=huge",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("`huge` is not patch, minor or major"), "{err}");
+}
+
+#[test]
+fn check_fails_on_a_stale_schedule_and_write_fixes_it() {
+    let dir = scratch("check");
+    let cal = dir.join("cal.toml");
+    std::fs::write(
+        &cal,
+        "# my calendar\n[calendar]\nstart = \"2027-01-04\"\n\n[requests]\nbase = \"minor\"\n\n[schedule]\nbase = { week = 2, date = \"2027-01-11\", version = \"0.2.0\" }\n",
+    )
+    .unwrap();
+    let m = fixture("renamed_target");
+    let c = cal.to_str().unwrap();
+    let args = |extra: &'static str| {
+        vec![
+            "release-plan",
+            "--manifest-path",
+            m.as_str(),
+            "--calendar",
+            c,
+            extra,
+        ]
+    };
+    let (ok, _, err) = xtask(&args("--check"));
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "base: committed week 2 (2027-01-11) 0.2.0, planned week 1 (2027-01-04) 0.2.0"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("app: planned for week 2 but not committed"),
+        "{err}"
+    );
+    let (ok, _, err) = xtask(&args("--write"));
+    assert!(ok, "{err}");
+    let (ok, out, err) = xtask(&args("--check"));
+    assert!(ok, "{err}");
+    assert!(out.contains("matches the plan"));
+    let text = std::fs::read_to_string(&cal).unwrap();
+    assert!(
+        text.starts_with(
+            "# my calendar\n[calendar]\nstart = \"2027-01-04\"\n\n[requests]\nbase = \"minor\"\n"
+        ),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn gantt_chart_is_written() {
+    let dir = scratch("gantt");
+    let svg = dir.join("plan.svg");
+    let (ok, _, err) = xtask(&["release-plan", "--gantt", svg.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    assert!(text.contains(">trueno</text>") && text.contains("week 4"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn from_git_reads_conventional_commits_since_the_last_tag() {
+    let dir = scratch("git");
+    let src = std::path::Path::new(&fixture("renamed_target"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    for f in [
+        "Cargo.toml",
+        "base/Cargo.toml",
+        "base/src/lib.rs",
+        "app/Cargo.toml",
+        "app/src/lib.rs",
+    ] {
+        std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "feat!: first cut"]);
+    git(&["tag", "base-v0.1.5"]);
+    std::fs::write(dir.join("base/src/lib.rs"), "//! changed\n").unwrap();
+    git(&["commit", "-qam", "fix(base): a bug"]);
+    std::fs::write(dir.join("app/src/lib.rs"), "//! changed\n").unwrap();
+    git(&["commit", "-qam", "docs: words"]);
+
+    let m = dir.join("Cargo.toml");
+    let (ok, out, err) = xtask(&[
+        "release-plan",
+        "--manifest-path",
+        m.to_str().unwrap(),
+        "--start",
+        "2027-01-04",
+        "--from-git",
+    ]);
+    assert!(ok, "{err}");
+    // base: only `fix` since its tag -> patch. app has no tag: its history holds `feat!` -> breaking (major for 1.x).
+    let out = squash(&out);
+    assert!(out.contains("base 0.1.5 0.1.6 requested (patch)"), "{out}");
+    assert!(out.contains("app 1.0.0 2.0.0 requested (major)"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -128,16 +128,17 @@ fn parse(bytes: &[u8]) -> Result<Mlp, FileProblem> {
             .map(String::as_str)
             .ok_or(FileProblem::MissingMetadata(key))
     };
-    for (key, expected) in [("format", FORMAT), ("model", KIND)] {
-        let found = get(key)?;
-        if found != expected {
-            return Err(FileProblem::WrongKind {
-                key,
-                found: found.to_owned(),
-                expected,
-            });
-        }
-    }
+    let expect = |key: &'static str, expected: &'static str| match get(key)? {
+        found if found == expected => Ok(()),
+        found => Err(FileProblem::WrongKind {
+            key,
+            found: found.to_owned(),
+            expected,
+        }),
+    };
+    expect("format", FORMAT)?;
+    expect("model", KIND)?;
+    // The version is checked before the layout keys: a newer format may name them differently.
     let version = get("format_version")?;
     if version.parse::<u32>().ok() != Some(FORMAT_VERSION) {
         return Err(FileProblem::UnsupportedVersion {
@@ -145,19 +146,8 @@ fn parse(bytes: &[u8]) -> Result<Mlp, FileProblem> {
             supported: FORMAT_VERSION,
         });
     }
-    for (key, expected) in [
-        ("hidden_activation", "relu"),
-        ("output_activation", "softmax"),
-    ] {
-        let found = get(key)?;
-        if found != expected {
-            return Err(FileProblem::WrongKind {
-                key,
-                found: found.to_owned(),
-                expected,
-            });
-        }
-    }
+    expect("hidden_activation", "relu")?;
+    expect("output_activation", "softmax")?;
     let layers_text = get("layers")?;
     let sizes: Vec<usize> = layers_text
         .split(',')

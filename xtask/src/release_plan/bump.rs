@@ -14,7 +14,7 @@ use super::calendar::Calendar;
 use super::workspace::Workspace;
 
 /// A requested bump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Bug fixes.
@@ -151,7 +151,7 @@ pub fn propagate(ws: &Workspace, cal: &Calendar) -> anyhow::Result<BTreeMap<usiz
                 continue;
             }
             let dependent = &ws.crates[dep.dependent];
-            let public = breaking && cal.is_public(&dependent.name, &krate.name);
+            let public = breaking && (dep.public || cal.is_public(&dependent.name, &krate.name));
             let need = if public {
                 breaking_level(&dependent.version)
             } else {

@@ -46,6 +46,20 @@ pub struct Calendar {
     pub public: BTreeMap<String, Vec<String>>,
     /// Crates pinned to a slot.
     pub pins: BTreeMap<String, usize>,
+    /// The committed schedule (`[schedule]`), if any: crate → (week, version).
+    pub schedule: Option<BTreeMap<String, Scheduled>>,
+}
+
+/// One committed `[schedule]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scheduled {
+    /// The slot number.
+    pub week: usize,
+    /// The slot's date.
+    pub date: String,
+    /// The version released.
+    pub version: String,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +72,7 @@ struct RawFile {
     public: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pins: BTreeMap<String, usize>,
+    schedule: Option<BTreeMap<String, Scheduled>>,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +137,23 @@ impl Calendar {
             requests: raw.requests,
             public: raw.public,
             pins: raw.pins,
+            schedule: raw.schedule,
         })
+    }
+
+    /// A calendar with default settings starting on `start` and no requests.
+    pub fn new(start: NaiveDate) -> Calendar {
+        Calendar {
+            start,
+            cadence_days: 7,
+            capacity: 1,
+            lag: 1,
+            blackout: Vec::new(),
+            requests: BTreeMap::new(),
+            public: BTreeMap::new(),
+            pins: BTreeMap::new(),
+            schedule: None,
+        }
     }
 
     /// Whether `dependent` exposes `dependency` in its public API.

@@ -9,14 +9,17 @@ use super::schedule::Plan;
 use super::workspace::Workspace;
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
     /// Aligned columns.
+    #[default]
     Table,
     /// The JSON contract.
     Json,
     /// A Markdown table.
     Markdown,
+    /// An iCalendar file (RFC 5545) with one all-day event per release.
+    Ics,
 }
 
 struct Row {
@@ -90,6 +93,7 @@ pub fn render(plan: &Plan, ws: &Workspace, format: Format) -> String {
         Format::Json => format!("{:#}\n", json(plan, ws)),
         Format::Table => table(plan, ws),
         Format::Markdown => markdown(plan, ws),
+        Format::Ics => ics(plan, ws),
     }
 }
 
@@ -164,4 +168,110 @@ fn markdown(plan: &Plan, ws: &Workspace) -> String {
     }
     let _ = writeln!(out, "\n{}", summary(plan));
     out
+}
+
+/// Escapes TEXT values (RFC 5545 §3.3.11).
+fn ics_text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
+}
+
+/// Folds a content line at 75 octets (RFC 5545 §3.1), never inside a character.
+fn ics_line(out: &mut String, line: &str) {
+    let mut width = 0;
+    for ch in line.chars() {
+        if width + ch.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(ch);
+        width += ch.len_utf8();
+    }
+    out.push_str("\r\n");
+}
+
+fn ics(plan: &Plan, ws: &Workspace) -> String {
+    let mut out = String::new();
+    for l in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//heijunka//cargo xtask release-plan//EN",
+        "CALSCALE:GREGORIAN",
+    ] {
+        ics_line(&mut out, l);
+    }
+    // DTSTAMP must be present; the plan's first date keeps the file reproducible.
+    let stamp = plan
+        .weeks
+        .first()
+        .map(|w| w.date.format("%Y%m%dT000000Z").to_string())
+        .unwrap_or_default();
+    for w in &plan.weeks {
+        for r in &w.releases {
+            let c = &ws.crates[r.krate];
+            let reasons = r
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            ics_line(&mut out, "BEGIN:VEVENT");
+            ics_line(
+                &mut out,
+                &format!("UID:{}-{}@release-plan.heijunka", c.name, r.to),
+            );
+            ics_line(&mut out, &format!("DTSTAMP:{stamp}"));
+            ics_line(
+                &mut out,
+                &format!("DTSTART;VALUE=DATE:{}", w.date.format("%Y%m%d")),
+            );
+            ics_line(
+                &mut out,
+                &format!(
+                    "DTEND;VALUE=DATE:{}",
+                    w.date.succ_opt().expect("date in range").format("%Y%m%d")
+                ),
+            );
+            ics_line(
+                &mut out,
+                &format!(
+                    "SUMMARY:{}",
+                    ics_text(&format!("Release {} {}", c.name, r.to))
+                ),
+            );
+            ics_line(
+                &mut out,
+                &format!(
+                    "DESCRIPTION:{}",
+                    ics_text(&format!(
+                        "week {}: {} -> {} ({reasons})",
+                        w.week, c.version, r.to
+                    ))
+                ),
+            );
+            ics_line(&mut out, "END:VEVENT");
+        }
+    }
+    ics_line(&mut out, "END:VCALENDAR");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ics_lines_are_escaped_and_folded() {
+        assert_eq!(ics_text("a;b,c\\d\ne"), "a\\;b\\,c\\\\d\\ne");
+        let mut out = String::new();
+        ics_line(&mut out, &"x".repeat(80));
+        let lines: Vec<&str> = out.split("\r\n").collect();
+        assert_eq!(lines[0].len(), 75);
+        assert_eq!(lines[1], format!(" {}", "x".repeat(5)));
+        let mut wide = String::new();
+        ics_line(&mut wide, &"é".repeat(40));
+        assert!(wide.split("\r\n").all(|l| l.len() <= 75));
+    }
 }

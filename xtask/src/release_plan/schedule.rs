@@ -90,14 +90,9 @@ pub fn schedule(
     };
 
     let mut placed: BTreeMap<usize, usize> = BTreeMap::new(); // crate -> working slot
-    let mut plan = Plan {
-        weeks: Vec::new(),
-        blackouts: Vec::new(),
-        lower_bound,
-        slots_used: 0,
-        edges: edges(ws),
-    };
-    let (mut week, mut working) = (0usize, 0usize);
+    let mut slots: Vec<(usize, NaiveDate)> = Vec::new(); // working slot - 1 -> (week, date)
+    let mut blackouts = Vec::new();
+    let mut week = 0usize;
     let max_weeks = (n + 1) * (cal.lag + 1)
         + cal.blackout.len()
         + cal.pins.values().max().copied().unwrap_or(0);
@@ -111,16 +106,17 @@ pub fn schedule(
             if let Some((pinned, _)) = cal.pins.iter().find(|(_, w)| **w == week) {
                 bail!("`{pinned}` is pinned to week {week}, a blackout ({date})");
             }
-            plan.blackouts.push(date);
+            blackouts.push(date);
             continue;
         }
-        working += 1;
+        slots.push((week, date));
+        let working = slots.len();
         let ready = |i: usize, placed: &BTreeMap<usize, usize>| {
             preds[&i]
                 .iter()
                 .all(|p| placed.get(p).is_some_and(|&s| working >= s + cal.lag))
         };
-        let mut chosen = Vec::new();
+        let mut used = 0;
         for (pinned, _) in cal.pins.iter().filter(|(_, w)| **w == week) {
             let i = ws.index(pinned).expect("checked above");
             if !ready(i, &placed) {
@@ -129,17 +125,16 @@ pub fn schedule(
                     cal.lag
                 );
             }
-            chosen.push(i);
             placed.insert(i, working);
+            used += 1;
         }
-        if chosen.len() > cal.capacity {
+        if used > cal.capacity {
             bail!(
-                "{} crates are pinned to week {week}, above the capacity of {}",
-                chosen.len(),
+                "{used} crates are pinned to week {week}, above the capacity of {}",
                 cal.capacity
             );
         }
-        while chosen.len() < cal.capacity {
+        while used < cal.capacity {
             let best = set
                 .iter()
                 .copied()
@@ -150,23 +145,95 @@ pub fn schedule(
                 })
                 .min_by_key(|&i| (deadline[&i], std::cmp::Reverse(level[&i]), name(i)));
             let Some(i) = best else { break };
-            chosen.push(i);
             placed.insert(i, working);
-        }
-        if !chosen.is_empty() {
-            chosen.sort_by_key(|&i| name(i));
-            let releases = chosen.iter().map(|i| releases[i].clone()).collect();
-            plan.weeks.push(Week {
-                week,
-                date,
-                releases,
-            });
-            plan.slots_used = working;
+            used += 1;
         }
     }
-    plan.blackouts
-        .retain(|d| plan.weeks.last().is_some_and(|w| *d < w.date));
-    Ok(plan)
+    let slots_used = placed.values().copied().max().unwrap_or(0);
+    level_load(&mut placed, &preds, &succs, cal, slots_used, |i| {
+        cal.pins.contains_key(name(i))
+    });
+
+    let mut weeks: Vec<Week> = Vec::new();
+    for (slot, &(week, date)) in slots.iter().enumerate().take(slots_used) {
+        let mut here: Vec<usize> = placed
+            .iter()
+            .filter(|(_, s)| **s == slot + 1)
+            .map(|(i, _)| *i)
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        // Dependencies before dependents inside a slot (they matter when lag = 0):
+        // a dependency's level is always above its dependents'.
+        here.sort_by_key(|&i| (std::cmp::Reverse(level[&i]), name(i)));
+        weeks.push(Week {
+            week,
+            date,
+            releases: here.iter().map(|i| releases[i].clone()).collect(),
+        });
+    }
+    blackouts.retain(|d| weeks.last().is_some_and(|w| *d < w.date));
+    Ok(Plan {
+        weeks,
+        blackouts,
+        lower_bound,
+        slots_used,
+        edges: edges(ws),
+    })
+}
+
+/// Evens out the load per slot without lengthening the plan: a release moves
+/// to a less loaded slot within its slack (after its dependencies plus lag,
+/// before its dependents minus lag) whenever that lowers the busier of the two
+/// slots. Each move strictly lowers the sum of squared loads, so this ends;
+/// candidates are visited in index order, so it is deterministic.
+fn level_load(
+    placed: &mut BTreeMap<usize, usize>,
+    preds: &BTreeMap<usize, BTreeSet<usize>>,
+    succs: &BTreeMap<usize, BTreeSet<usize>>,
+    cal: &Calendar,
+    slots_used: usize,
+    pinned: impl Fn(usize) -> bool,
+) {
+    let mut load = vec![0usize; slots_used + 1];
+    for &s in placed.values() {
+        load[s] += 1;
+    }
+    let crates: Vec<usize> = placed.keys().copied().collect();
+    loop {
+        let mut moved = false;
+        for &i in &crates {
+            if pinned(i) {
+                continue;
+            }
+            let cur = placed[&i];
+            let lo = preds[&i]
+                .iter()
+                .map(|p| placed[p] + cal.lag)
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            let hi = succs[&i]
+                .iter()
+                .map(|s| placed[s].saturating_sub(cal.lag))
+                .min()
+                .unwrap_or(slots_used)
+                .min(slots_used);
+            let best = (lo..=hi)
+                .filter(|&s| s != cur)
+                .min_by_key(|&s| (load[s], s));
+            if let Some(to) = best.filter(|&to| load[to] + 1 < load[cur]) {
+                load[cur] -= 1;
+                load[to] += 1;
+                placed.insert(i, to);
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
 }
 
 fn fill(
@@ -272,5 +339,27 @@ mod tests {
         let bad = "[calendar]\nstart = \"2026-12-07\"\n[requests]\na = \"patch\"\n[pins]\nb = 1\n";
         let err = plan(&ws, bad).unwrap_err().to_string();
         assert!(err.contains("`b` is pinned to week 1"), "{err}");
+    }
+
+    #[test]
+    fn load_is_leveled_within_slack() {
+        // A chain x1 <- x2 <- x3 fixes three slots; y1 and y2 are free. List
+        // scheduling alone puts x1, y1, y2 in slot 1; leveling spreads them.
+        let ws = synthetic(
+            &[
+                ("x1", "1.0.0"),
+                ("x2", "1.0.0"),
+                ("x3", "1.0.0"),
+                ("y1", "1.0.0"),
+                ("y2", "1.0.0"),
+            ],
+            &[("x2", "x1", "=1.0.0"), ("x3", "x2", "=1.0.0")],
+        );
+        let src = "[calendar]\nstart = \"2026-12-07\"\ncapacity = 3\n[requests]\nx1 = \"patch\"\ny1 = \"patch\"\ny2 = \"patch\"\n";
+        let p = plan(&ws, src).unwrap();
+        assert_eq!(p.slots_used, 3);
+        assert!(p.optimal());
+        let loads: Vec<usize> = p.weeks.iter().map(|w| w.releases.len()).collect();
+        assert_eq!(loads, vec![2, 2, 1]);
     }
 }

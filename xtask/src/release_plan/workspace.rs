@@ -14,6 +14,8 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::{Version, VersionReq};
 
+use super::manifest::{self, Kind};
+
 /// A publishable workspace member.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Crate {
@@ -21,6 +23,8 @@ pub struct Crate {
     pub name: String,
     /// Current version.
     pub version: Version,
+    /// Its Cargo.toml.
+    pub manifest: PathBuf,
 }
 
 /// `dependent` requires `dependency` at `req`.
@@ -32,6 +36,8 @@ pub struct Dep {
     pub dependency: usize,
     /// The requirement as published.
     pub req: VersionReq,
+    /// The manifest marks the dependency `public = true`.
+    pub public: bool,
 }
 
 /// The release graph of a workspace.
@@ -39,18 +45,56 @@ pub struct Dep {
 pub struct Workspace {
     /// The workspace root directory.
     pub root: PathBuf,
+    /// The root Cargo.toml.
+    pub root_manifest: PathBuf,
     /// Publishable members, sorted by name.
     pub crates: Vec<Crate>,
     /// Edges among them (deduplicated per pair and requirement).
     pub deps: Vec<Dep>,
     /// Members left out, with the reason.
     pub excluded: Vec<(String, String)>,
+    /// The manifest of every member, publishable or not.
+    pub member_manifests: Vec<PathBuf>,
 }
 
 impl Workspace {
     /// Index of a crate by name.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.crates.iter().position(|c| c.name == name)
+    }
+
+    /// A workspace that exists only in memory, for tests and benchmarks:
+    /// `(name, version)` crates and `(dependent, dependency, requirement)` edges.
+    pub fn in_memory(
+        crates: &[(&str, &str)],
+        deps: &[(&str, &str, &str)],
+    ) -> anyhow::Result<Workspace> {
+        let mut ws = Workspace::default();
+        for (name, version) in crates {
+            let version = version
+                .parse()
+                .with_context(|| format!("version of {name}"))?;
+            ws.crates.push(Crate {
+                name: name.to_string(),
+                version,
+                manifest: PathBuf::new(),
+            });
+        }
+        ws.crates.sort_by(|a, b| a.name.cmp(&b.name));
+        for (a, b, req) in deps {
+            let index = |n: &str| ws.index(n).with_context(|| format!("unknown crate `{n}`"));
+            let (dependent, dependency) = (index(a)?, index(b)?);
+            let req = req
+                .parse()
+                .with_context(|| format!("requirement of {a} on {b}"))?;
+            ws.deps.push(Dep {
+                dependent,
+                dependency,
+                req,
+                public: false,
+            });
+        }
+        Ok(ws)
     }
 
     /// The graph with an edge dependent → dependency per dependency.
@@ -110,7 +154,8 @@ fn cycle_path(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
     vec![start, start]
 }
 
-/// Reads a workspace offline with `cargo metadata --no-deps`.
+/// Reads a workspace offline with `cargo metadata --no-deps`, plus the raw
+/// manifests for what metadata loses.
 pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
     let meta = MetadataCommand::new()
         .manifest_path(manifest)
@@ -118,12 +163,20 @@ pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
         .other_options(vec!["--offline".to_owned()])
         .exec()
         .with_context(|| format!("reading workspace metadata of {}", manifest.display()))?;
+    let root = meta.workspace_root.clone().into_std_path_buf();
+    let root_manifest = root.join("Cargo.toml");
+    let ws_deps = manifest::workspace_dependencies(&root_manifest)?;
     let mut ws = Workspace {
-        root: meta.workspace_root.clone().into_std_path_buf(),
+        root,
+        root_manifest,
         ..Workspace::default()
     };
     let mut members = meta.workspace_packages();
     members.sort_by(|a, b| a.name.cmp(&b.name));
+    ws.member_manifests = members
+        .iter()
+        .map(|p| p.manifest_path.clone().into_std_path_buf())
+        .collect();
     let publishable: Vec<_> = members
         .into_iter()
         .filter(|p| {
@@ -140,26 +193,36 @@ pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
         .map(|p| Crate {
             name: p.name.to_string(),
             version: p.version.clone(),
+            manifest: p.manifest_path.clone().into_std_path_buf(),
         })
         .collect();
     for (dependent, p) in publishable.iter().enumerate() {
+        let raw = manifest::entries(p.manifest_path.as_std_path(), &ws_deps)?;
         for d in &p.dependencies {
             let Some(dependency) = ws.index(&d.name) else {
                 continue;
             };
-            // A workspace path dependency is only "the same crate" if it points into the workspace.
+            // A registry dependency that shares a member's name is not the member.
             if d.path.is_none() && d.source.is_some() {
                 continue;
             }
-            let unversioned_dev =
-                d.kind == DependencyKind::Development && d.req == VersionReq::STAR;
-            if unversioned_dev {
-                continue;
+            let kind = match d.kind {
+                DependencyKind::Development => Kind::Dev,
+                DependencyKind::Build => Kind::Build,
+                _ => Kind::Normal,
+            };
+            let entry = raw
+                .get(&(kind, d.name.clone()))
+                .copied()
+                .unwrap_or_default();
+            if kind == Kind::Dev && !entry.versioned {
+                continue; // stripped on publish: no ordering constraint
             }
             let dep = Dep {
                 dependent,
                 dependency,
                 req: d.req.clone(),
+                public: entry.public,
             };
             if !ws.deps.contains(&dep) {
                 ws.deps.push(dep);
@@ -174,27 +237,8 @@ pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A workspace from `(name, version)` crates and `(dependent, dependency, req)` edges.
     pub(crate) fn synthetic(crates: &[(&str, &str)], deps: &[(&str, &str, &str)]) -> Workspace {
-        let mut ws = Workspace {
-            crates: crates
-                .iter()
-                .map(|(n, v)| Crate {
-                    name: n.to_string(),
-                    version: v.parse().unwrap(),
-                })
-                .collect(),
-            ..Workspace::default()
-        };
-        for (a, b, req) in deps {
-            let dep = Dep {
-                dependent: ws.index(a).unwrap(),
-                dependency: ws.index(b).unwrap(),
-                req: req.parse().unwrap(),
-            };
-            ws.deps.push(dep);
-        }
-        ws
+        Workspace::in_memory(crates, deps).unwrap()
     }
 
     #[test]
