@@ -78,3 +78,67 @@ proptest! {
         }
     }
 }
+
+/// The fewest slots any valid schedule needs, by breadth-first search over the
+/// sets of released crates (lag 1, no pins): exact, for small graphs only.
+fn brute_force_optimum(n: usize, preds: &[u32], capacity: usize) -> usize {
+    let full = (1u32 << n) - 1;
+    let mut frontier = vec![0u32];
+    let mut seen = std::collections::HashSet::from([0u32]);
+    for slots in 1.. {
+        let mut next = Vec::new();
+        for &done in &frontier {
+            let ready: Vec<usize> = (0..n)
+                .filter(|&i| done & (1 << i) == 0 && preds[i] & !done == 0)
+                .collect();
+            // Every non-empty subset of the ready crates that fits in one slot.
+            for mask in 1u32..(1 << ready.len()) {
+                if mask.count_ones() as usize > capacity {
+                    continue;
+                }
+                let picked = ready
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| mask & (1 << b) != 0)
+                    .fold(0, |m, (_, &i)| m | (1 << i));
+                let state = done | picked;
+                if state == full {
+                    return slots;
+                }
+                if seen.insert(state) {
+                    next.push(state);
+                }
+            }
+        }
+        frontier = next;
+    }
+    unreachable!()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+    /// Coffman–Graham is optimal for two releases per slot with lag 1.
+    #[test]
+    fn capacity_two_plans_are_optimal(
+        n in 1usize..13,
+        raw_edges in prop::collection::vec((0usize..13, 0usize..13), 0..30),
+    ) {
+        let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let crates: Vec<(&str, &str)> = names.iter().map(|s| (s.as_str(), "1.0.0")).collect();
+        let mut edges: Vec<(usize, usize)> = raw_edges.iter().map(|&(a, b)| (a % n, b % n)).filter(|(a, b)| a > b).collect();
+        edges.sort();
+        edges.dedup();
+        let deps: Vec<(&str, &str, &str)> = edges.iter().map(|&(a, b)| (names[a].as_str(), names[b].as_str(), "1")).collect();
+        let ws = Workspace::in_memory(&crates, &deps).unwrap();
+        let mut cal = Calendar::new(NaiveDate::from_ymd_opt(2027, 1, 4).unwrap());
+        cal.capacity = 2;
+        cal.requests = names.iter().map(|s| (s.clone(), Level::Patch)).collect();
+        let p = plan(&ws, &cal).unwrap();
+
+        let mut preds = vec![0u32; n];
+        for &(a, b) in &edges {
+            preds[a] |= 1 << b;
+        }
+        prop_assert_eq!(p.slots_used, brute_force_optimum(n, &preds, 2));
+    }
+}

@@ -4,6 +4,7 @@
 //! [calendar]
 //! start = "2026-12-07"      # the first release slot
 //! cadence = "weekly"        # or "biweekly"
+//! weekday = "monday"        # optional: slots fall on this day (start moves forward to it)
 //! capacity = 1              # releases per slot
 //! lag = 1                   # slots between a dependency's release and its dependent's
 //! blackout = ["2026-12-28"] # slots on these dates are skipped
@@ -22,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::bump::Level;
@@ -81,6 +82,7 @@ struct RawCalendar {
     start: String,
     #[serde(default = "weekly")]
     cadence: String,
+    weekday: Option<String>,
     #[serde(default = "one")]
     capacity: usize,
     #[serde(default = "one")]
@@ -118,6 +120,15 @@ impl Calendar {
             "biweekly" => 14,
             other => bail!("cadence `{other}` is not supported (weekly or biweekly)"),
         };
+        let mut start = date(&c.start, "start")?;
+        if let Some(day) = &c.weekday {
+            let day: chrono::Weekday = day
+                .parse()
+                .map_err(|_| anyhow::anyhow!("weekday `{day}` is not a day of the week"))?;
+            while start.weekday() != day {
+                start = start.succ_opt().context("start date out of range")?;
+            }
+        }
         if c.capacity == 0 {
             bail!("capacity must be at least 1");
         }
@@ -125,7 +136,7 @@ impl Calendar {
             bail!("pin of `{name}`: slots are numbered from 1");
         }
         Ok(Calendar {
-            start: date(&c.start, "start")?,
+            start,
             cadence_days,
             capacity: c.capacity,
             lag: c.lag,
@@ -198,6 +209,23 @@ mod tests {
         assert!(
             err("[calendar]\nstart = \"2026-12-07\"\nstrat = 1\n")
                 .contains("unknown field `strat`")
+        );
+    }
+
+    #[test]
+    fn weekday_moves_the_start_forward() {
+        // 2026-12-07 is a Monday; the first Thursday on or after it is 2026-12-10.
+        let c = Calendar::parse("[calendar]\nstart = \"2026-12-07\"\nweekday = \"thursday\"\n")
+            .unwrap();
+        assert_eq!(c.start.to_string(), "2026-12-10");
+        let same =
+            Calendar::parse("[calendar]\nstart = \"2026-12-07\"\nweekday = \"Mon\"\n").unwrap();
+        assert_eq!(same.start.to_string(), "2026-12-07");
+        let bad = Calendar::parse("[calendar]\nstart = \"2026-12-07\"\nweekday = \"funday\"\n")
+            .unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("weekday `funday` is not a day of the week")
         );
     }
 }

@@ -1,12 +1,15 @@
 //! Leveling: assigning releases to calendar slots.
 //!
-//! A list scheduler over the release graph: each slot takes up to `capacity`
-//! releases whose dependencies were released at least `lag` slots earlier,
-//! choosing by earliest deadline (pins), then highest level (longest chain of
-//! dependents still waiting), then name. For unit jobs with precedence this is
-//! the Hu/Coffman–Graham family (optimal for capacity ≤ 2 on in-forests and
-//! within 2 − 2/K otherwise); the plan reports the lower bound
+//! Releases are unit jobs with precedence on `capacity` slots per week, the
+//! problem P|prec,p=1|Cmax. The scheduler labels the transitive reduction of
+//! the release graph Coffman–Graham style (a crate whose dependents carry
+//! lexicographically smaller labels is labelled later, so it ranks higher),
+//! then fills each slot with ready releases — dependencies released at least
+//! `lag` slots earlier — by earliest deadline (from pins), then highest label.
+//! With lag 1 this is optimal for capacity 2 and within 2 − 2/K of optimal
+//! otherwise. The plan reports the lower bound
 //! max(⌈n / capacity⌉, 1 + (longest chain − 1) · lag) and whether it meets it.
+//! Finally the load is leveled within each release's slack.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,6 +85,7 @@ pub fn schedule(
         fill(i, &succs, cal, ws, &mut level, &mut deadline);
     }
     let chain = level.values().copied().max().unwrap_or(0);
+    let label = coffman_graham(&set, &preds, &succs);
     let n = set.len();
     let lower_bound = if n == 0 {
         0
@@ -143,7 +147,7 @@ pub fn schedule(
                         && !cal.pins.contains_key(name(*i))
                         && ready(*i, &placed)
                 })
-                .min_by_key(|&i| (deadline[&i], std::cmp::Reverse(level[&i]), name(i)));
+                .min_by_key(|&i| (deadline[&i], std::cmp::Reverse(label[&i])));
             let Some(i) = best else { break };
             placed.insert(i, working);
             used += 1;
@@ -164,9 +168,9 @@ pub fn schedule(
         if here.is_empty() {
             continue;
         }
-        // Dependencies before dependents inside a slot (they matter when lag = 0):
-        // a dependency's level is always above its dependents'.
-        here.sort_by_key(|&i| (std::cmp::Reverse(level[&i]), name(i)));
+        // Dependencies before dependents inside a slot (this matters when lag = 0):
+        // a dependency's label is always above its dependents'.
+        here.sort_by_key(|&i| std::cmp::Reverse(label[&i]));
         weeks.push(Week {
             week,
             date,
@@ -181,6 +185,66 @@ pub fn schedule(
         slots_used,
         edges: edges(ws),
     })
+}
+
+/// Coffman–Graham labels over the transitive reduction: 1 for the crate that
+/// should come last, `n` for the one that should come first. Among crates whose
+/// dependents are all labelled, the next label goes to the one whose dependents'
+/// labels, sorted in decreasing order, are lexicographically smallest; ties go
+/// to the larger index, so names earlier in the alphabet rank higher.
+fn coffman_graham(
+    set: &BTreeSet<usize>,
+    preds: &BTreeMap<usize, BTreeSet<usize>>,
+    succs: &BTreeMap<usize, BTreeSet<usize>>,
+) -> BTreeMap<usize, usize> {
+    // Every transitive dependency of each crate, dependencies first.
+    let mut below: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    fn reach(
+        i: usize,
+        preds: &BTreeMap<usize, BTreeSet<usize>>,
+        below: &mut BTreeMap<usize, BTreeSet<usize>>,
+    ) {
+        if below.contains_key(&i) {
+            return;
+        }
+        let mut all = BTreeSet::new();
+        for &p in &preds[&i] {
+            reach(p, preds, below);
+            all.insert(p);
+            all.extend(below[&p].iter().copied());
+        }
+        below.insert(i, all);
+    }
+    for &i in set {
+        reach(i, preds, &mut below);
+    }
+    // Reduced dependents: drop d -> i when i is also reachable through another dependency of d.
+    let reduced: BTreeMap<usize, Vec<usize>> = set
+        .iter()
+        .map(|&i| {
+            let direct = succs[&i]
+                .iter()
+                .copied()
+                .filter(|d| !preds[d].iter().any(|&q| q != i && below[&q].contains(&i)));
+            (i, direct.collect())
+        })
+        .collect();
+    let mut label: BTreeMap<usize, usize> = BTreeMap::new();
+    for next in 1..=set.len() {
+        let key = |i: usize| {
+            let mut ls: Vec<usize> = reduced[&i].iter().map(|d| label[d]).collect();
+            ls.sort_unstable_by(|a, b| b.cmp(a));
+            ls
+        };
+        let pick = set
+            .iter()
+            .copied()
+            .filter(|i| !label.contains_key(i) && reduced[i].iter().all(|d| label.contains_key(d)))
+            .min_by_key(|&i| (key(i), std::cmp::Reverse(i)))
+            .expect("a DAG always has a crate whose dependents are labelled");
+        label.insert(pick, next);
+    }
+    label
 }
 
 /// Evens out the load per slot without lengthening the plan: a release moves
