@@ -37,13 +37,15 @@ impl Backend {
         }
     }
 
-    /// Whether this build of trueno can run kernels on this backend here.
-    ///
-    /// The GPU backend is not compiled into this version, so it reports `false`
-    /// and every kernel asked to run on it returns
-    /// [`TruenoError::BackendUnavailable`](crate::TruenoError::BackendUnavailable).
+    /// Whether kernels can run on this backend here. The CPU backends always
+    /// can; the GPU backend can when the shared [`GpuContext`](crate::gpu::GpuContext)
+    /// opens (a hardware adapter, or a software one when
+    /// `TRUENO_ALLOW_SOFTWARE_GPU=1`). The first call for the GPU opens it.
     pub fn is_available(self) -> bool {
-        !matches!(self, Backend::Gpu)
+        match self {
+            Backend::Scalar | Backend::Simd => true,
+            Backend::Gpu => crate::gpu::GpuContext::shared().is_ok(),
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub enum TruenoError {
         /// The operation that was called.
         op: &'static str,
     },
+    /// The GPU failed or is missing; a CPU backend can take over.
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
     /// The requested backend cannot run here.
     #[error("backend `{backend}` is not available: {reason}")]
     BackendUnavailable {

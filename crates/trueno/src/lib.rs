@@ -1,8 +1,8 @@
 //! trueno: the compute kernels every model in the stack runs on.
 //!
 //! Three backends sit behind one API ([`Backend`]): a portable scalar reference,
-//! a SIMD path chosen once at run time from the CPU's features, and (later) a GPU
-//! path. Every operation can also be *described* without running it ([`Op`]):
+//! a SIMD path chosen once at run time from the CPU's features, and a GPU path
+//! through wgpu compute shaders ([`gpu`]). Every operation can also be *described* without running it ([`Op`]):
 //! its FLOP count and the bytes it moves are what batuta's cost model weighs.
 //!
 //! The checked entry points live in [`ops`]; they validate shapes, then dispatch.
@@ -23,6 +23,7 @@
 
 mod backend;
 mod error;
+pub mod gpu;
 mod op;
 pub mod ops;
 pub mod scalar;

@@ -1,8 +1,11 @@
 //! Checked entry points: validate shapes, then run the kernel on the chosen backend.
 //!
 //! Every function returns [`TruenoError`] instead of panicking on a bad shape,
-//! and writes nothing to `out` unless the whole call is valid.
+//! and writes nothing to `out` unless the whole call is valid. On
+//! [`Backend::Gpu`] each call uploads its inputs and downloads its result; chain
+//! device-resident work through [`crate::gpu::GpuContext`] instead.
 
+use crate::gpu::{GpuContext, GpuTensor};
 use crate::{Backend, TruenoError, scalar, simd};
 
 fn check(
@@ -27,25 +30,41 @@ fn product(op: &'static str, a: usize, b: usize) -> Result<usize, TruenoError> {
     a.checked_mul(b).ok_or(TruenoError::ShapeOverflow { op })
 }
 
-fn cpu(backend: Backend) -> Result<bool, TruenoError> {
-    match backend {
-        Backend::Scalar => Ok(false),
-        Backend::Simd => Ok(true),
-        Backend::Gpu => Err(TruenoError::BackendUnavailable {
-            backend,
-            reason: "this build of trueno has no GPU kernels",
-        }),
-    }
+/// Where a checked call runs.
+enum Target {
+    Scalar,
+    Simd,
+    Gpu(&'static GpuContext),
+}
+
+fn target(backend: Backend) -> Result<Target, TruenoError> {
+    Ok(match backend {
+        Backend::Scalar => Target::Scalar,
+        Backend::Simd => Target::Simd,
+        Backend::Gpu => Target::Gpu(GpuContext::shared()?),
+    })
+}
+
+/// Runs `f` on the device over uploaded `inputs` and copies the result into `out`.
+fn on_gpu(
+    ctx: &GpuContext,
+    inputs: &[&[f32]],
+    out: &mut [f32],
+    f: impl FnOnce(&GpuContext, &[GpuTensor]) -> Result<GpuTensor, TruenoError>,
+) -> Result<(), TruenoError> {
+    let (data, _) = ctx.run_host(inputs, f)?;
+    out.copy_from_slice(&data);
+    Ok(())
 }
 
 /// `out = a + b`, element-wise.
 pub fn add(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("add", "b", a.len(), b.len())?;
     check("add", "out", a.len(), out.len())?;
-    if cpu(backend)? {
-        simd::add(a, b, out)
-    } else {
-        scalar::add(a, b, out)
+    match target(backend)? {
+        Target::Scalar => scalar::add(a, b, out),
+        Target::Simd => simd::add(a, b, out),
+        Target::Gpu(g) => on_gpu(g, &[a, b], out, |g, t| g.add(&t[0], &t[1]))?,
     }
     Ok(())
 }
@@ -54,10 +73,10 @@ pub fn add(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()
 pub fn mul(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("mul", "b", a.len(), b.len())?;
     check("mul", "out", a.len(), out.len())?;
-    if cpu(backend)? {
-        simd::mul(a, b, out)
-    } else {
-        scalar::mul(a, b, out)
+    match target(backend)? {
+        Target::Scalar => scalar::mul(a, b, out),
+        Target::Simd => simd::mul(a, b, out),
+        Target::Gpu(g) => on_gpu(g, &[a, b], out, |g, t| g.mul(&t[0], &t[1]))?,
     }
     Ok(())
 }
@@ -65,10 +84,10 @@ pub fn mul(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()
 /// `out = max(x, 0)`, element-wise; NaN propagates.
 pub fn relu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
     check("relu", "out", x.len(), out.len())?;
-    if cpu(backend)? {
-        simd::relu(x, out)
-    } else {
-        scalar::relu(x, out)
+    match target(backend)? {
+        Target::Scalar => scalar::relu(x, out),
+        Target::Simd => simd::relu(x, out),
+        Target::Gpu(g) => on_gpu(g, &[x], out, |g, t| g.relu(&t[0]))?,
     }
     Ok(())
 }
@@ -99,10 +118,10 @@ pub fn softmax_rows(
             actual: x.len(),
         });
     }
-    if cpu(backend)? {
-        simd::softmax_rows(x, cols, out)
-    } else {
-        scalar::softmax_rows(x, cols, out)
+    match target(backend)? {
+        Target::Scalar => scalar::softmax_rows(x, cols, out),
+        Target::Simd => simd::softmax_rows(x, cols, out),
+        Target::Gpu(g) => on_gpu(g, &[x], out, |g, t| g.softmax_rows(&t[0], cols))?,
     }
     Ok(())
 }
@@ -119,10 +138,10 @@ pub fn matvec(
     check("matvec", "a", product("matvec", m, n)?, a.len())?;
     check("matvec", "x", n, x.len())?;
     check("matvec", "y", m, y.len())?;
-    if cpu(backend)? {
-        simd::matvec(a, m, n, x, y)
-    } else {
-        scalar::matvec(a, m, n, x, y)
+    match target(backend)? {
+        Target::Scalar => scalar::matvec(a, m, n, x, y),
+        Target::Simd => simd::matvec(a, m, n, x, y),
+        Target::Gpu(g) => on_gpu(g, &[a, x], y, |g, t| g.matvec(&t[0], m, n, &t[1]))?,
     }
     Ok(())
 }
@@ -147,10 +166,10 @@ pub fn matmul(
     check("matmul", "a", product("matmul", m, k)?, a.len())?;
     check("matmul", "b", product("matmul", k, n)?, b.len())?;
     check("matmul", "c", product("matmul", m, n)?, c.len())?;
-    if cpu(backend)? {
-        simd::matmul(a, b, c, m, k, n)
-    } else {
-        scalar::matmul(a, b, c, m, k, n)
+    match target(backend)? {
+        Target::Scalar => scalar::matmul(a, b, c, m, k, n),
+        Target::Simd => simd::matmul(a, b, c, m, k, n),
+        Target::Gpu(g) => on_gpu(g, &[a, b], c, |g, t| g.matmul(&t[0], &t[1], m, k, n))?,
     }
     Ok(())
 }
@@ -186,14 +205,15 @@ mod tests {
     }
 
     #[test]
-    fn gpu_is_reported_unavailable() {
-        let err = relu(Backend::Gpu, &[1.0], &mut [0.0]).unwrap_err();
-        assert!(matches!(
-            err,
-            TruenoError::BackendUnavailable {
-                backend: Backend::Gpu,
-                ..
+    fn gpu_runs_or_says_why_not() {
+        let mut out = [7.0];
+        match relu(Backend::Gpu, &[-1.0], &mut out) {
+            Ok(()) => assert_eq!(out, [0.0]),
+            Err(TruenoError::Gpu(e)) => {
+                assert!(!Backend::Gpu.is_available());
+                assert_eq!(out, [7.0], "a failed call writes nothing: {e}");
             }
-        ));
+            Err(other) => panic!("unexpected {other}"),
+        }
     }
 }
