@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use trueno::gpu::{GpuContext, GpuOptions};
+use trueno::gpu::{GpuContext, GpuOptions, MatmulKernel};
 use trueno::{TruenoError, scalar};
 
 fn gpu() -> Option<&'static GpuContext> {
@@ -117,12 +117,14 @@ proptest! {
         let b = data(k * n, seed ^ 5);
         let mut want = vec![0.0; m * n];
         scalar::matmul(&a, &b, &mut want, m, k, n);
-        let got = g.run_host(&[&a, &b], |g, t| g.matmul(&t[0], &t[1], m, k, n)).unwrap().0;
         // |values| ≤ 10, so each output sums k products of magnitude ≤ 100.
         let bound = tol(k, 100.0 * k as f32);
-        prop_assert_eq!(got.len(), want.len());
-        for (w, v) in want.iter().zip(&got) {
-            prop_assert!((w - v).abs() <= bound, "{} vs {}", w, v);
+        for kernel in MatmulKernel::ALL {
+            let got = g.run_host(&[&a, &b], |g, t| g.matmul_with(kernel, &t[0], &t[1], m, k, n)).unwrap().0;
+            prop_assert_eq!(got.len(), want.len());
+            for (w, v) in want.iter().zip(&got) {
+                prop_assert!((w - v).abs() <= bound, "{:?}: {} vs {}", kernel, w, v);
+            }
         }
         let x = data(k, seed ^ 9);
         let mut yw = vec![0.0; m];

@@ -5,6 +5,32 @@ use super::context::Shader;
 use super::{GpuContext, GpuError, GpuTensor};
 use crate::TruenoError;
 
+/// The matmul kernels in `shaders/matmul.wgsl`: both compute a 128 × 128 tile
+/// per workgroup with an 8 × 8 block per thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulKernel {
+    /// k step 8, each thread's 8 rows and columns consecutive: the plain
+    /// register-blocked kernel, kept as the baseline.
+    Tile128K8,
+    /// k step 16, each thread's rows and columns in two groups of 4, 64 apart:
+    /// conflict-free workgroup reads and coalesced stores. The default.
+    Tile128K16Split,
+}
+
+impl MatmulKernel {
+    /// The kernel [`GpuContext::matmul`] uses (fastest measured on an H100).
+    pub const DEFAULT: MatmulKernel = MatmulKernel::Tile128K16Split;
+    /// Every kernel, for benchmarks.
+    pub const ALL: [MatmulKernel; 2] = [MatmulKernel::Tile128K8, MatmulKernel::Tile128K16Split];
+
+    fn entry(self) -> &'static str {
+        match self {
+            MatmulKernel::Tile128K8 => "matmul",
+            MatmulKernel::Tile128K16Split => "matmul_bk16_split",
+        }
+    }
+}
+
 /// Workgroups used by the first pass of a reduction (each thread then sums a
 /// strided run of at most `n / (1024 · 256)` elements).
 const REDUCE_GROUPS: u64 = 1024;
@@ -216,9 +242,22 @@ impl GpuContext {
         Ok(y)
     }
 
-    /// `C = A B` for row-major `A (m×k)`, `B (k×n)`.
+    /// `C = A B` for row-major `A (m×k)`, `B (k×n)`, with the default kernel.
     pub fn matmul(
         &self,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Result<GpuTensor, TruenoError> {
+        self.matmul_with(MatmulKernel::DEFAULT, a, b, m, k, n)
+    }
+
+    /// `C = A B` with a chosen kernel (for benchmarks and tuning).
+    pub fn matmul_with(
+        &self,
+        kernel: MatmulKernel,
         a: &GpuTensor,
         b: &GpuTensor,
         m: usize,
@@ -258,7 +297,7 @@ impl GpuContext {
         ];
         self.dispatch(
             Shader::Matmul,
-            "matmul",
+            kernel.entry(),
             &[(0, a.buffer()), (1, b.buffer()), (2, c.buffer())],
             params,
             (gx as u32, gy as u32),

@@ -27,6 +27,7 @@ mod pool;
 use std::time::Duration;
 
 pub use context::{GpuContext, GpuOptions};
+pub use kernels::MatmulKernel;
 pub use pool::GpuTensor;
 
 /// What can go wrong on the GPU. Every variant leaves the caller free to fall

@@ -41,7 +41,8 @@ impl Pool {
             return; // dropping frees it
         }
         g.bytes += class;
-        g.by_class.entry((class, buffer.usage().bits()))
+        g.by_class
+            .entry((class, buffer.usage().bits()))
             .or_default()
             .push(buffer);
     }
