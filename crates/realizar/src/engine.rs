@@ -125,10 +125,12 @@ impl Engine {
                     cfg.backend, cfg.capacity, cfg.workers
                 )));
             }
-            if !cfg.backend.is_available() {
+            if cfg.backend == Backend::Gpu
+                && let Err(e) = trueno::gpu::GpuContext::shared()
+            {
                 return Err(EngineError::BackendUnavailable {
                     backend: cfg.backend,
-                    reason: "this build of trueno has no kernels for it".into(),
+                    reason: e.to_string(),
                 });
             }
             if pools.contains_key(&cfg.backend) {

@@ -230,3 +230,18 @@ fn timings_and_shape_errors() {
         Err(TruenoError::ShapeMismatch { .. })
     ));
 }
+
+#[test]
+fn oversized_tensors_are_errors_not_panics() {
+    let Some(g) = gpu() else { return };
+    // k = 0 makes the empty inputs valid; the 2^40-element output cannot exist.
+    let empty = g.upload(&[]).unwrap();
+    let err = g.matmul(&empty, &empty, 1 << 20, 0, 1 << 20).unwrap_err();
+    assert!(
+        matches!(err, TruenoError::Gpu(trueno::gpu::GpuError::TooLarge(_))),
+        "{err}"
+    );
+    // The context is still usable afterwards.
+    let one = g.upload(&[2.0]).unwrap();
+    assert_eq!(g.download(&g.add(&one, &one).unwrap()).unwrap(), vec![4.0]);
+}
