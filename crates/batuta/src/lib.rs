@@ -1,9 +1,11 @@
 //! batuta: orchestration for the heijunka stack.
 //!
 //! batuta decides *where* work runs so that no backend spikes while another
-//! idles. This crate holds the configuration ([`config`]), the serving state and
-//! the spillover router ([`route`]: [`ServerState`], [`route_request`]), and the
-//! KServe v2 HTTP server ([`http`]) behind the `batuta serve` command.
+//! idles. This crate holds the backend selector ([`select`]:
+//! `BackendSelector`, `CostModel::Gregg5x`, calibration), the configuration
+//! ([`config`]), the serving state and the spillover router ([`route`]:
+//! [`ServerState`], [`route_request`]), and the KServe v2 HTTP server ([`http`])
+//! behind the `batuta serve` command.
 //!
 //! Architecture invariant: batuta decides backends and admits or refuses
 //! requests; it never computes. Models run inside realizar's workers.
@@ -13,5 +15,6 @@
 pub mod config;
 pub mod http;
 pub mod route;
+pub mod select;
 
 pub use route::{InferenceRequest, ServerState, route_request};

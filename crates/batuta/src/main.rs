@@ -1,4 +1,4 @@
-//! The `batuta` command: `batuta serve` and `batuta config check`.
+//! The `batuta` command: `serve`, `config check`, `calibrate` and `select`.
 //!
 //! Exit codes: 0 success, 1 an error (printed once, with its causes), 2 bad usage.
 #![forbid(unsafe_code)]
@@ -35,6 +35,46 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Measure this machine's backends and write the cost profile the selector uses.
+    Calibrate {
+        /// Where to write the profile (default: the user's cache directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Fewer sizes and samples.
+        #[arg(long)]
+        quick: bool,
+        /// Also draw time against size per backend, with the selector's choices, as SVG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Show which backend an operation would run on, and why.
+    Select {
+        /// Operation: add, mul, relu, softmax, matvec or matmul.
+        #[arg(long)]
+        op: String,
+        /// Shape: N (element-wise), ROWSxCOLS (softmax), MxN (matvec), MxKxN (matmul).
+        #[arg(long)]
+        shape: String,
+        /// The data already lives on the GPU: count no transfers.
+        #[arg(long)]
+        resident: bool,
+        /// Print the estimates behind the decision.
+        #[arg(long)]
+        explain: bool,
+        /// The profile to use (default: the one `batuta calibrate` wrote).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Cost model.
+        #[arg(long, value_enum, default_value_t = Model::Gregg5x)]
+        model: Model,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Model {
+    Thresholds,
+    Calibrated,
+    Gregg5x,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +108,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => serve(&Config::load(&config)?),
+        Command::Calibrate { out, quick, plot } => calibrate(out, quick, plot),
+        Command::Select {
+            op,
+            shape,
+            resident,
+            explain,
+            profile,
+            model,
+        } => select(&op, &shape, resident, explain, profile, model),
         Command::Config {
             command: ConfigCommand::Check { config },
         } => {
@@ -77,6 +126,131 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn calibrate(out: Option<PathBuf>, quick: bool, plot: Option<PathBuf>) -> anyhow::Result<()> {
+    use batuta::select::{BackendSelector, CostModel, Profile, calibrate};
+    let path = out
+        .or_else(Profile::default_path)
+        .context("no cache directory: pass --out")?;
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    let (profile, samples) =
+        calibrate::calibrate(calibrate::Options { quick }, |done, total, what| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(what.to_owned());
+        })?;
+    bar.finish_and_clear();
+    profile.save(&path)?;
+    println!("machine: {}", profile.machine);
+    println!(
+        "host memory bandwidth: {:.1} GB/s",
+        profile.host_bandwidth_gbs
+    );
+    if let Some(g) = &profile.gpu {
+        println!(
+            "GPU {}: dispatch {:.1} us, host->device {:.1} GB/s, device->host {:.1} GB/s",
+            g.adapter, g.dispatch_us, g.h2d_gbs, g.d2h_gbs
+        );
+    }
+    println!(
+        "\n{:<8} {:<8} {:>14} {:>12} {:>10}",
+        "kind", "backend", "FLOPs", "time", "GFLOP/s"
+    );
+    for s in &samples {
+        let t = s.time.as_secs_f64();
+        println!(
+            "{:<8} {:<8} {:>14} {:>9.1} us {:>10.2}",
+            s.op.kind().name(),
+            s.backend.name(),
+            s.op.flops(),
+            t * 1e6,
+            s.op.flops() as f64 / t / 1e9
+        );
+    }
+    let selector = BackendSelector::new()
+        .with_cost_model(CostModel::Gregg5x)
+        .with_profile(profile);
+    if let Some(plot) = plot {
+        batuta::select::plot::crossover_svg(&plot, &samples, &selector)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("plot: {}", plot.display());
+    }
+    println!("profile: {}", path.display());
+    Ok(())
+}
+
+fn parse_op(op: &str, shape: &str) -> anyhow::Result<trueno::Op> {
+    use trueno::Op;
+    let dims: Vec<usize> = shape
+        .split('x')
+        .map(|d| d.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .with_context(|| {
+            format!("--shape `{shape}`: dimensions are whole numbers separated by `x`")
+        })?;
+    let want = |n: usize, form: &str| -> anyhow::Result<()> {
+        anyhow::ensure!(dims.len() == n, "--shape `{shape}`: `{op}` takes {form}");
+        Ok(())
+    };
+    Ok(match op {
+        "add" | "mul" | "relu" => {
+            want(1, "N")?;
+            let kind = trueno::OpKind::from_name(op).expect("listed");
+            Op::Elementwise { kind, len: dims[0] }
+        }
+        "softmax" => {
+            want(2, "ROWSxCOLS")?;
+            Op::softmax(dims[0], dims[1])
+        }
+        "matvec" => {
+            want(2, "MxN")?;
+            Op::matvec(dims[0], dims[1])
+        }
+        "matmul" => {
+            want(3, "MxKxN")?;
+            Op::matmul(dims[0], dims[1], dims[2])
+        }
+        other => {
+            anyhow::bail!("--op `{other}`: expected add, mul, relu, softmax, matvec or matmul")
+        }
+    })
+}
+
+fn select(
+    op: &str,
+    shape: &str,
+    resident: bool,
+    explain: bool,
+    profile: Option<PathBuf>,
+    model: Model,
+) -> anyhow::Result<()> {
+    use batuta::select::{BackendSelector, CostModel, Profile};
+    let op = parse_op(op, shape)?;
+    let model = match model {
+        Model::Thresholds => CostModel::Thresholds,
+        Model::Calibrated => CostModel::Calibrated,
+        Model::Gregg5x => CostModel::Gregg5x,
+    };
+    let mut selector = BackendSelector::new().with_cost_model(model);
+    let path = profile.clone().or_else(Profile::default_path);
+    match path {
+        Some(p) if p.exists() || profile.is_some() => {
+            selector = selector.with_profile(Profile::load(&p)?)
+        }
+        _ => {}
+    }
+    let decision = selector.decide(&op, resident);
+    if explain {
+        print!("{decision}");
+    } else {
+        println!("{}", decision.backend);
+    }
+    Ok(())
 }
 
 fn serve(cfg: &Config) -> anyhow::Result<()> {

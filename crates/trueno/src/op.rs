@@ -26,6 +26,25 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [OpKind; 6] = [
+        OpKind::Add,
+        OpKind::Mul,
+        OpKind::Relu,
+        OpKind::Softmax,
+        OpKind::Matvec,
+        OpKind::Matmul,
+    ];
+
+    /// The kind called `name` (as [`OpKind::name`] spells it).
+    ///
+    /// ```
+    /// assert_eq!(trueno::OpKind::from_name("matmul"), Some(trueno::OpKind::Matmul));
+    /// ```
+    pub fn from_name(name: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Lowercase name, as used on the command line.
     pub fn name(self) -> &'static str {
         match self {
