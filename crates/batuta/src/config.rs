@@ -3,7 +3,7 @@
 //!
 //! ```
 //! let cfg = batuta::config::Config::parse("[serve]\nprimary = \"simd\"\n", "batuta.toml".as_ref()).unwrap();
-//! assert_eq!(cfg.serve.primary, trueno::Backend::Simd);
+//! assert_eq!(cfg.serve.primary, batuta::config::Primary::Fixed(trueno::Backend::Simd));
 //!
 //! let err = batuta::config::Config::parse("[serve.circuit_breaker]\ngpu_cost_limt = 1.0\n", "batuta.toml".as_ref())
 //!     .unwrap_err();
@@ -35,14 +35,48 @@ pub struct ServeConfig {
     /// Directory of `*.safetensors` models (`model_dir`, default `models`),
     /// resolved against the configuration file's directory.
     pub model_dir: PathBuf,
-    /// Backend requests go to while it has room (`primary`, default `simd`).
-    pub primary: Backend,
+    /// Backend requests go to while it has room (`primary`, default `simd`;
+    /// `auto` lets the backend selector pick per request).
+    pub primary: Primary,
     /// Backend that takes requests when the primary is full (`spillover`, default `scalar`).
     pub spillover: Backend,
+    /// When to spill (`spill`, default `full`).
+    pub spill: Spill,
+    /// Cost profile for `primary = "auto"` (`profile`, default: the one
+    /// `batuta calibrate` wrote, if any).
+    pub profile: Option<PathBuf>,
     /// Worker pool of every backend in use (`[serve.backends.NAME]`), defaults filled in.
     pub backends: BTreeMap<Backend, BackendSettings>,
     /// `[serve.circuit_breaker]`.
     pub circuit_breaker: CircuitBreakerConfig,
+}
+
+/// Where requests go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Primary {
+    /// Always this backend.
+    Fixed(Backend),
+    /// The backend selector's choice for each request's forward pass.
+    Auto,
+}
+
+/// When requests spill from the primary to the spillover backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Spill {
+    /// Only when the primary's queue is full.
+    Full,
+    /// Also when the spillover backend is expected to finish sooner.
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawPrimary {
+    Scalar,
+    Simd,
+    Gpu,
+    Auto,
 }
 
 /// `[serve.backends.NAME]`: one backend's worker pool.
@@ -72,6 +106,14 @@ pub struct CircuitBreakerConfig {
     pub queue_depth_limit: usize,
     /// Where requests go when the breaker is open (`fallback`, default `cpu`).
     pub fallback: Fallback,
+    /// How long the breaker stays open before probing (`cooldown_secs`, default 30).
+    pub cooldown: std::time::Duration,
+    /// Successful probes that close it again (`half_open_probes`, default 3).
+    pub half_open_probes: u32,
+    /// GPU error rate over the window that opens it (`error_rate_threshold`, default 0.5).
+    pub error_rate_threshold: f64,
+    /// GPU outcomes in the window before the error rate counts (`min_requests`, default 20).
+    pub min_requests: usize,
 }
 
 /// Where requests go when the circuit breaker opens.
@@ -133,8 +175,10 @@ struct RawFile {
 struct RawServe {
     address: Option<SocketAddr>,
     model_dir: Option<PathBuf>,
-    primary: Option<Spanned<Backend>>,
+    primary: Option<Spanned<RawPrimary>>,
     spillover: Option<Spanned<Backend>>,
+    spill: Option<Spill>,
+    profile: Option<PathBuf>,
     #[serde(default)]
     backends: BTreeMap<Backend, RawBackend>,
     #[serde(default)]
@@ -154,6 +198,10 @@ struct RawBreaker {
     gpu_cost_limit: Option<Spanned<f64>>,
     queue_depth_limit: Option<Spanned<usize>>,
     fallback: Option<Fallback>,
+    cooldown_secs: Option<Spanned<f64>>,
+    half_open_probes: Option<Spanned<usize>>,
+    error_rate_threshold: Option<Spanned<f64>>,
+    min_requests: Option<Spanned<usize>>,
 }
 
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
@@ -186,18 +234,22 @@ impl Config {
             toml::from_str(src).map_err(|e| at(e.span(), e.message().trim().to_owned()))?;
         let s = raw.serve;
 
-        let (primary, primary_span) = s
-            .primary
-            .map_or((Backend::Simd, None), |p| (*p.get_ref(), Some(p.span())));
+        let primary_span = s.primary.as_ref().map(Spanned::span);
+        let primary = match s.primary.as_ref().map(|p| *p.get_ref()) {
+            None | Some(RawPrimary::Simd) => Primary::Fixed(Backend::Simd),
+            Some(RawPrimary::Scalar) => Primary::Fixed(Backend::Scalar),
+            Some(RawPrimary::Gpu) => Primary::Fixed(Backend::Gpu),
+            Some(RawPrimary::Auto) => Primary::Auto,
+        };
         let spillover = s
             .spillover
             .as_ref()
             .map_or(Backend::Scalar, |p| *p.get_ref());
-        if primary == spillover {
+        if primary == Primary::Fixed(spillover) {
             let span = s.spillover.as_ref().map(Spanned::span).or(primary_span);
             return Err(at(
                 span,
-                format!("`spillover` must differ from `primary` (both are `{primary}`)"),
+                format!("`spillover` must differ from `primary` (both are `{spillover}`)"),
             ));
         }
 
@@ -217,12 +269,49 @@ impl Config {
         }
         let cb = s.circuit_breaker;
         let fallback = cb.fallback.unwrap_or(Fallback::Cpu);
-        for used in [Some(primary), Some(spillover), fallback.backend()]
+        // Auto chooses among the CPU backends (the GPU joins at start-up if one opens).
+        let auto = (primary == Primary::Auto).then_some([Backend::Scalar, Backend::Simd]);
+        let fixed = match primary {
+            Primary::Fixed(b) => Some(b),
+            Primary::Auto => None,
+        };
+        let used = [fixed, Some(spillover), fallback.backend()]
             .into_iter()
             .flatten()
-        {
-            backends.entry(used).or_insert(defaults);
+            .chain(auto.into_iter().flatten());
+        for b in used {
+            backends.entry(b).or_insert(defaults);
         }
+        let ratio =
+            |v: &Option<Spanned<f64>>, key: &str, default: f64, ok: fn(f64) -> bool, what: &str| {
+                match v {
+                    None => Ok(default),
+                    Some(v) if ok(*v.get_ref()) => Ok(*v.get_ref()),
+                    Some(v) => Err(at(Some(v.span()), format!("`{key}` must be {what}"))),
+                }
+            };
+        let cooldown = ratio(
+            &cb.cooldown_secs,
+            "cooldown_secs",
+            30.0,
+            |v| v.is_finite() && v > 0.0,
+            "a positive number of seconds",
+        )?;
+        let error_rate_threshold = ratio(
+            &cb.error_rate_threshold,
+            "error_rate_threshold",
+            0.5,
+            |v| v > 0.0 && v <= 1.0,
+            "a fraction in (0, 1]",
+        )?;
+        let half_open_probes = positive(&cb.half_open_probes, "half_open_probes", 3)?;
+        let half_open_probes = u32::try_from(half_open_probes).map_err(|_| {
+            at(
+                cb.half_open_probes.as_ref().map(Spanned::span),
+                "`half_open_probes` is too large".into(),
+            )
+        })?;
+        let min_requests = positive(&cb.min_requests, "min_requests", 20)?;
 
         let gpu_cost_limit = match cb.gpu_cost_limit {
             None => 100.0,
@@ -249,11 +338,20 @@ impl Config {
                 model_dir,
                 primary,
                 spillover,
+                spill: s.spill.unwrap_or(Spill::Full),
+                profile: s.profile.map(|p| match path.parent() {
+                    Some(dir) if p.is_relative() => dir.join(p),
+                    _ => p,
+                }),
                 backends,
                 circuit_breaker: CircuitBreakerConfig {
                     gpu_cost_limit,
                     queue_depth_limit,
                     fallback,
+                    cooldown: std::time::Duration::from_secs_f64(cooldown),
+                    half_open_probes,
+                    error_rate_threshold,
+                    min_requests,
                 },
             },
         })
@@ -285,7 +383,7 @@ mod tests {
         let cfg = Config::parse("", Path::new("b.toml")).unwrap();
         assert_eq!(
             (cfg.serve.primary, cfg.serve.spillover),
-            (Backend::Simd, Backend::Scalar)
+            (Primary::Fixed(Backend::Simd), Backend::Scalar)
         );
         assert_eq!(cfg.serve.backends.len(), 2);
         assert_eq!(cfg.serve.address.port(), 8080);
@@ -295,7 +393,7 @@ mod tests {
     fn errors_name_line_and_column() {
         assert_eq!(
             err("[serve]\nprimary = \"tpu\"\n"),
-            "b.toml:2:11: unknown variant `tpu`, expected one of `scalar`, `simd`, `gpu`"
+            "b.toml:2:11: unknown variant `tpu`, expected one of `scalar`, `simd`, `gpu`, `auto`"
         );
         assert!(err("[serve]\nadress = \"x\"\n").starts_with("b.toml:2:1: unknown field `adress`"));
         assert!(err("[serve]\naddress = \"localhost\"\n").starts_with("b.toml:2:11: "));
@@ -320,6 +418,43 @@ mod tests {
                 .starts_with("b.toml:2:12: unknown variant `gpu`")
         );
         assert!(err("[serve\n").starts_with("b.toml:1:"));
+    }
+
+    #[test]
+    fn routing_and_breaker_keys() {
+        let cfg = Config::parse(
+            "[serve]\nprimary = \"auto\"\nspill = \"auto\"\nprofile = \"p.toml\"\n[serve.circuit_breaker]\ncooldown_secs = 2.5\nhalf_open_probes = 1\nerror_rate_threshold = 0.2\nmin_requests = 5\nfallback = \"reject\"\n",
+            Path::new("conf/b.toml"),
+        )
+        .unwrap();
+        let s = cfg.serve;
+        assert_eq!((s.primary, s.spill), (Primary::Auto, Spill::Auto));
+        assert_eq!(s.profile, Some(PathBuf::from("conf/p.toml")));
+        assert!(
+            s.backends.contains_key(&Backend::Simd) && s.backends.contains_key(&Backend::Scalar)
+        );
+        let cb = s.circuit_breaker;
+        assert_eq!(cb.cooldown, std::time::Duration::from_millis(2500));
+        assert_eq!(
+            (cb.half_open_probes, cb.min_requests, cb.fallback),
+            (1, 5, Fallback::Reject)
+        );
+        assert!(
+            err("[serve]\nspill = \"sometimes\"\n")
+                .starts_with("b.toml:2:9: unknown variant `sometimes`")
+        );
+        assert_eq!(
+            err("[serve.circuit_breaker]\nerror_rate_threshold = 1.5\n"),
+            "b.toml:2:24: `error_rate_threshold` must be a fraction in (0, 1]"
+        );
+        assert_eq!(
+            err("[serve.circuit_breaker]\ncooldown_secs = 0\n"),
+            "b.toml:2:17: `cooldown_secs` must be a positive number of seconds"
+        );
+        assert!(
+            err("[serve.circuit_breaker]\nhalf_open_probes = 0\n")
+                .ends_with("`half_open_probes` must be at least 1")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod config;
 pub mod http;
 pub mod route;

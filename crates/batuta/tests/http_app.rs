@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use batuta::ServerState;
 use batuta::http::app;
+use batuta::route::RoutePolicy;
 use realizar::{BackendConfig, Engine};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -28,7 +29,11 @@ fn state() -> ServerState {
     ])
     .unwrap();
     engine.insert_model("iris", Arc::new(Mlp::random(&[4, 8, 3], 9).unwrap()));
-    ServerState::new(engine, Backend::Simd, Backend::Scalar, 64).unwrap()
+    ServerState::new(
+        engine,
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 64),
+    )
+    .unwrap()
 }
 
 async fn call(req: Request<Body>) -> (StatusCode, Option<String>, Value) {

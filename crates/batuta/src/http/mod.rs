@@ -104,8 +104,9 @@ async fn infer(
     let id = body.id.clone();
     let input = body.into_input(&model)?;
     let request = InferenceRequest { id, input };
-    let (backend, pending) = state.admit(&request)?;
-    let output = pending.await?;
+    let ticket = state.admit(&request)?;
+    let backend = ticket.backend;
+    let output = state.finish(ticket).await?;
     let body = InferResponseBody::new(&model, request.id, &output);
     let mut response = Json(body).into_response();
     response

@@ -250,13 +250,26 @@ impl BackendSelector {
 
     /// The decision when `resident` says whether the data already lives on the GPU.
     pub fn decide(&self, op: &Op, resident: bool) -> Decision {
+        self.decide_many(std::slice::from_ref(op), resident)
+    }
+
+    /// One decision for a sequence of ops run back to back on one backend (a
+    /// model's forward pass): costs add up, the queue is waited for once.
+    pub fn decide_many(&self, ops: &[Op], resident: bool) -> Decision {
+        let Some(largest) = ops.iter().max_by_key(|o| o.flops()) else {
+            return Decision {
+                backend: Backend::Simd,
+                estimates: Vec::new(),
+                reason: "nothing to run".into(),
+            };
+        };
         let profile = match (self.model, &self.profile) {
             (CostModel::Thresholds, _) => {
-                return self.thresholds(op, "the fixed element-count table");
+                return self.thresholds(largest, "the fixed element-count table");
             }
             (_, None) => {
                 return self.thresholds(
-                    op,
+                    largest,
                     "no calibration profile (run `batuta calibrate`); fixed table used",
                 );
             }
@@ -271,12 +284,16 @@ impl BackendSelector {
         let mut estimates: Vec<Estimate> = candidates
             .into_iter()
             .filter_map(|b| {
-                let raw = profile.estimate(b, op, resident)?;
-                let f = self.correction(b, op);
-                let cost = Cost {
-                    compute: raw.compute.mul_f64(f),
-                    transfer: raw.transfer.mul_f64(f),
+                let mut cost = Cost {
+                    compute: Duration::ZERO,
+                    transfer: Duration::ZERO,
                 };
+                for op in ops {
+                    let raw = profile.estimate(b, op, resident)?;
+                    let f = self.correction(b, op);
+                    cost.compute += raw.compute.mul_f64(f);
+                    cost.transfer += raw.transfer.mul_f64(f);
+                }
                 let wait = if self.balance {
                     loads.get(&b).map(Load::wait).unwrap_or_default()
                 } else {
@@ -292,7 +309,7 @@ impl BackendSelector {
             .collect();
         if estimates.is_empty() {
             return self.thresholds(
-                op,
+                largest,
                 "the profile has no measurements for this op kind; fixed table used",
             );
         }

@@ -236,3 +236,32 @@ fn profiles_round_trip_and_bad_ones_are_named() {
     assert!(e.contains("p.toml: 2:1: unknown field `machin`"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_forward_pass_is_priced_as_a_whole() {
+    // Two adds of N on the GPU: 2 ms of transfer each (4 ms) against 2 × 10 ms
+    // of SIMD compute saved: the sum decides, and the queue is waited for once.
+    let s = BackendSelector::new()
+        .with_cost_model(CostModel::Calibrated)
+        .with_profile(profile(10.0, 1.0, true))
+        .with_load_balancing(true);
+    let ops = [Op::add(N), Op::add(N)];
+    let d = s.decide_many(&ops, false);
+    assert_eq!(d.backend, Backend::Gpu, "{d}");
+    let gpu = d
+        .estimates
+        .iter()
+        .find(|e| e.backend == Backend::Gpu)
+        .unwrap();
+    assert_eq!(gpu.cost.transfer, Duration::from_millis(4));
+    s.set_load(
+        Backend::Gpu,
+        Load {
+            queue_depth: 3,
+            mean_service: Duration::from_millis(5),
+            workers: 1,
+        },
+    );
+    assert_eq!(s.decide_many(&ops, false).backend, Backend::Simd);
+    assert_eq!(s.decide_many(&[], false).backend, Backend::Simd);
+}

@@ -1,0 +1,160 @@
+//! Routing and admission on real engines (CPU backends; the GPU breaker path
+//! is covered over HTTP in tests/serve_breaker.rs and by breaker.rs).
+
+use std::sync::Arc;
+
+use aprender::Mlp;
+use realizar::{BackendConfig, Engine, InferenceInput};
+use trueno::{Backend, Op};
+
+use super::*;
+
+fn engine(simd_capacity: usize, scalar_capacity: usize) -> Engine {
+    let engine = Engine::new(&[
+        BackendConfig {
+            backend: Backend::Simd,
+            capacity: simd_capacity,
+            workers: 1,
+        },
+        BackendConfig {
+            backend: Backend::Scalar,
+            capacity: scalar_capacity,
+            workers: 1,
+        },
+    ])
+    .unwrap();
+    engine.insert_model(
+        "big",
+        Arc::new(Mlp::random(&[256, 1024, 1024, 10], 1).unwrap()),
+    );
+    engine
+}
+
+fn request(rows: usize) -> InferenceRequest {
+    InferenceRequest {
+        id: None,
+        input: InferenceInput {
+            model: "big".into(),
+            rows,
+            data: vec![0.5; rows * 256].into(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn primary_first_then_spillover_then_overloaded() {
+    let s = ServerState::new(
+        engine(2, 2),
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100),
+    )
+    .unwrap();
+    assert_eq!(route_request(&request(32), &s), Backend::Simd);
+    let mut held = Vec::new();
+    for _ in 0..24 {
+        match s.admit(&request(32)) {
+            Ok(t) => held.push(t),
+            Err(AdmitError::Overloaded { retry_after }) => {
+                assert!(retry_after >= Duration::from_secs(1))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The workers may finish a request while we submit, so only the order is fixed:
+    // the first two always go to SIMD, and something spilled to scalar.
+    assert_eq!(
+        held[..2].iter().map(|t| t.backend).collect::<Vec<_>>(),
+        [Backend::Simd, Backend::Simd]
+    );
+    assert!(
+        held.iter()
+            .any(|t| t.backend == Backend::Scalar && t.spilled)
+    );
+    assert!(held.len() < 24, "never overloaded");
+    for t in held {
+        s.finish(t).await.unwrap();
+    }
+    assert_eq!(s.total_queue_depth(), 0);
+}
+
+#[tokio::test]
+async fn the_total_queue_limit_is_enforced() {
+    // A limit of zero makes the check deterministic: it runs before any queue.
+    let s = ServerState::new(
+        engine(10, 10),
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 0),
+    )
+    .unwrap();
+    assert!(matches!(
+        s.admit(&request(32)),
+        Err(AdmitError::Overloaded { .. })
+    ));
+    assert_eq!(s.total_queue_depth(), 0);
+}
+
+#[tokio::test]
+async fn spill_auto_prefers_a_sooner_spillover() {
+    let mut policy = RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100);
+    policy.spill = Spill::Auto;
+    let e = engine(16, 4);
+    // Teach each queue its service time: a small request on scalar, large ones on SIMD.
+    e.submit(Backend::Scalar, request(8).input)
+        .unwrap()
+        .await
+        .unwrap();
+    e.submit(Backend::Simd, request(512).input)
+        .unwrap()
+        .await
+        .unwrap();
+    let s = ServerState::new(e, policy).unwrap();
+    // A backlog of large requests on SIMD: an idle scalar worker finishes sooner.
+    let backlog: Vec<_> = (0..8)
+        .map(|_| {
+            s.engine()
+                .submit(Backend::Simd, request(512).input)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(route_request(&request(8), &s), Backend::Scalar);
+    let full = ServerState::new(
+        engine(16, 4),
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100),
+    )
+    .unwrap();
+    assert_eq!(
+        route_request(&request(8), &full),
+        Backend::Simd,
+        "spill = full waits for a full queue"
+    );
+    for p in backlog {
+        p.await.unwrap();
+    }
+}
+
+#[test]
+fn forward_passes_are_described_op_by_op() {
+    let mlp = Mlp::random(&[4, 8, 3], 1).unwrap();
+    assert_eq!(
+        forward_ops(&mlp, 2),
+        vec![
+            Op::matmul(2, 4, 8),
+            Op::add(16),
+            Op::relu(16),
+            Op::matmul(2, 8, 3),
+            Op::add(6),
+            Op::softmax(2, 3)
+        ]
+    );
+}
+
+#[test]
+fn a_policy_naming_an_absent_backend_is_refused() {
+    let err = ServerState::new(
+        engine(1, 1),
+        RoutePolicy::spillover(Backend::Gpu, Backend::Scalar, 1),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        EngineError::BackendNotConfigured(Backend::Gpu)
+    ));
+}
