@@ -336,6 +336,11 @@ impl ServerState {
             });
         }
         let primary = self.primary_for(req).backend();
+        if primary == Backend::Gpu && policy.fallback == Fallback::Reject && self.gpu_blocked() {
+            return Err(AdmitError::Overloaded {
+                retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
+            });
+        }
         let first = route_request(req, self);
         let second = if first == primary {
             policy.spillover
@@ -456,18 +461,26 @@ fn expected_completion(q: &BackendQueue) -> Option<Duration> {
 }
 
 /// Heijunka for inference requests: the primary backend while its queue has
-/// headroom (and, for the GPU, its breaker is not open), otherwise the
-/// spillover backend. With `spill = "auto"` also the spillover backend when it
-/// is expected to finish sooner.
+/// headroom, otherwise the spillover backend; with `spill = "auto"` also the
+/// spillover backend when it is expected to finish sooner. A GPU primary whose
+/// breaker is open yields to the breaker's fallback.
 pub fn route_request(req: &InferenceRequest, state: &ServerState) -> Backend {
     let primary = state.primary_for(req);
     let spillover = state.spillover_backend();
+    if primary.backend() == Backend::Gpu && state.gpu_blocked() {
+        // An open breaker sends GPU work to the fallback (`reject` is refused in `admit`).
+        return state
+            .inner
+            .policy
+            .fallback
+            .backend()
+            .unwrap_or(spillover.backend());
+    }
     let has_room = primary.queue_depth() < primary.capacity();
-    let breaker_ok = primary.backend() != Backend::Gpu || !state.gpu_blocked();
     let sooner = state.inner.policy.spill == Spill::Auto
         && spillover.queue_depth() < spillover.capacity()
         && matches!((expected_completion(spillover), expected_completion(primary)), (Some(s), Some(p)) if s < p);
-    if has_room && breaker_ok && !sooner {
+    if has_room && !sooner {
         primary.backend() // Primary has headroom
     } else {
         spillover.backend() // Level to secondary

@@ -6,6 +6,7 @@
 
 mod error;
 mod kserve;
+mod metrics;
 
 use std::future::Future;
 
@@ -28,7 +29,9 @@ pub const BACKEND_HEADER: HeaderName = HeaderName::from_static("x-batuta-backend
 
 /// The router with every route of the server.
 pub fn app(state: ServerState) -> Router {
+    metrics::handle(); // install the recorder before the first request
     Router::new()
+        .route("/metrics", get(prometheus))
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(live))
         .route("/v2/health/ready", get(ready))
@@ -95,22 +98,49 @@ async fn model_ready(
     Ok(Json(json!({ "name": model, "ready": true })).into_response())
 }
 
+async fn prometheus(State(state): State<ServerState>) -> Response {
+    let headers = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4",
+    )];
+    (headers, metrics::render(&state)).into_response()
+}
+
 async fn infer(
     State(state): State<ServerState>,
     Path(model): Path<String>,
     body: Result<Json<InferRequestBody>, JsonRejection>,
 ) -> Result<Response, AppError> {
-    let Json(body) = body?;
-    let id = body.id.clone();
-    let input = body.into_input(&model)?;
-    let request = InferenceRequest { id, input };
-    let ticket = state.admit(&request)?;
-    let backend = ticket.backend;
-    let output = state.finish(ticket).await?;
-    let body = InferResponseBody::new(&model, request.id, &output);
+    let start = std::time::Instant::now();
+    let result = run_inference(&state, &model, body).await;
+    match &result {
+        Ok((backend, _)) => metrics::request(backend.name(), "ok", Some(start.elapsed())),
+        Err(AppError::Overloaded { .. }) => metrics::request("none", "overloaded", None),
+        Err(AppError::Internal(_)) => metrics::request("none", "error", None),
+        Err(_) => metrics::request("none", "rejected", None),
+    }
+    let (backend, body) = result?;
     let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert(BACKEND_HEADER, HeaderValue::from_static(backend.name()));
     Ok(response)
+}
+
+async fn run_inference(
+    state: &ServerState,
+    model: &str,
+    body: Result<Json<InferRequestBody>, JsonRejection>,
+) -> Result<(trueno::Backend, InferResponseBody), AppError> {
+    let Json(body) = body?;
+    let id = body.id.clone();
+    let input = body.into_input(model)?;
+    let request = InferenceRequest { id, input };
+    let ticket = state.admit(&request)?;
+    let (backend, spilled) = (ticket.backend, ticket.spilled);
+    if spilled {
+        metrics::spilled(backend.name());
+    }
+    let output = state.finish(ticket).await?;
+    Ok((backend, InferResponseBody::new(model, request.id, &output)))
 }
