@@ -64,10 +64,15 @@ pub enum Primary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Spill {
-    /// Only when the primary's queue is full.
+    /// Whenever the primary's queue is full (the seed's rule).
     Full,
-    /// Also when the spillover backend is expected to finish sooner.
+    /// Whenever the spillover backend is expected to finish the request
+    /// sooner than the primary would, queue wait included; a request that
+    /// fits neither sooner nor at all is refused (503) rather than queued for
+    /// longer. Keeps the latency of accepted requests level.
     Auto,
+    /// Never: a full primary means 503.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -342,13 +342,16 @@ impl ServerState {
             });
         }
         let first = route_request(req, self);
-        let second = if first == primary {
+        let other = if first == primary {
             policy.spillover
         } else {
             primary
         };
+        // Full: the other queue if this one filled meanwhile. Auto: route_request
+        // already weighed both. Never: the primary alone.
+        let second = (policy.spill == Spill::Full).then_some(other);
         let mut tried = Vec::with_capacity(3);
-        for wanted in [first, second] {
+        for wanted in std::iter::once(first).chain(second) {
             if tried.contains(&wanted) {
                 continue; // `auto` chose the spillover backend itself
             }
@@ -461,9 +464,11 @@ fn expected_completion(q: &BackendQueue) -> Option<Duration> {
 }
 
 /// Heijunka for inference requests: the primary backend while its queue has
-/// headroom, otherwise the spillover backend; with `spill = "auto"` also the
-/// spillover backend when it is expected to finish sooner. A GPU primary whose
-/// breaker is open yields to the breaker's fallback.
+/// headroom, otherwise the spillover backend (`spill = "full"`, the seed's
+/// rule). With `spill = "auto"` the spillover backend exactly when it is
+/// expected to finish sooner, queue wait included (a full primary's expected
+/// completion counts its whole queue); with `spill = "never"` the primary
+/// alone. A GPU primary whose breaker is open yields to the breaker's fallback.
 pub fn route_request(req: &InferenceRequest, state: &ServerState) -> Backend {
     let primary = state.primary_for(req);
     let spillover = state.spillover_backend();
@@ -477,13 +482,22 @@ pub fn route_request(req: &InferenceRequest, state: &ServerState) -> Backend {
             .unwrap_or(spillover.backend());
     }
     let has_room = primary.queue_depth() < primary.capacity();
-    let sooner = state.inner.policy.spill == Spill::Auto
-        && spillover.queue_depth() < spillover.capacity()
-        && matches!((expected_completion(spillover), expected_completion(primary)), (Some(s), Some(p)) if s < p);
-    if has_room && !sooner {
-        primary.backend() // Primary has headroom
-    } else {
-        spillover.backend() // Level to secondary
+    match state.inner.policy.spill {
+        Spill::Never => primary.backend(),
+        Spill::Full if has_room => primary.backend(), // Primary has headroom
+        Spill::Full => spillover.backend(),           // Level to secondary
+        Spill::Auto => {
+            // Unknown service times: behave like `full` until measured.
+            let sooner = match (expected_completion(spillover), expected_completion(primary)) {
+                (Some(s), Some(p)) => s < p,
+                _ => !has_room,
+            };
+            if sooner && spillover.queue_depth() < spillover.capacity() {
+                spillover.backend()
+            } else {
+                primary.backend()
+            }
+        }
     }
 }
 

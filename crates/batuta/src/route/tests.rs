@@ -158,3 +158,70 @@ fn a_policy_naming_an_absent_backend_is_refused() {
         EngineError::BackendNotConfigured(Backend::Gpu)
     ));
 }
+
+/// A state whose queues have learned their service times from one request
+/// each (`scalar_rows` on scalar, `simd_rows` on SIMD), SIMD capacity 1.
+async fn taught(spill: Spill, scalar_rows: usize, simd_rows: usize) -> ServerState {
+    let e = engine(1, 4);
+    e.submit(Backend::Scalar, request(scalar_rows).input)
+        .unwrap()
+        .await
+        .unwrap();
+    e.submit(Backend::Simd, request(simd_rows).input)
+        .unwrap()
+        .await
+        .unwrap();
+    let mut policy = RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100);
+    policy.spill = spill;
+    ServerState::new(e, policy).unwrap()
+}
+
+#[tokio::test]
+async fn spill_auto_refuses_rather_than_queue_for_longer() {
+    // Scalar is slow (it learned from 512 rows), SIMD fast: with SIMD full,
+    // waiting for it would still be sooner than scalar, so `auto` refuses.
+    let s = taught(Spill::Auto, 512, 8).await;
+    let busy = s
+        .engine()
+        .submit(Backend::Simd, request(512).input)
+        .unwrap();
+    assert!(matches!(
+        s.admit(&request(8)),
+        Err(AdmitError::Overloaded { .. })
+    ));
+    // `full` spills to the slow backend regardless.
+    let f = taught(Spill::Full, 512, 8).await;
+    let busy_f = f
+        .engine()
+        .submit(Backend::Simd, request(512).input)
+        .unwrap();
+    let t = f.admit(&request(8)).unwrap();
+    assert_eq!((t.backend, t.spilled), (Backend::Scalar, true));
+    f.finish(t).await.unwrap();
+    busy.await.unwrap();
+    busy_f.await.unwrap();
+}
+
+#[tokio::test]
+async fn spill_never_keeps_to_the_primary() {
+    // Scalar would be sooner here, but `never` does not spill.
+    let s = taught(Spill::Never, 8, 512).await;
+    let busy = s
+        .engine()
+        .submit(Backend::Simd, request(512).input)
+        .unwrap();
+    assert!(matches!(
+        s.admit(&request(8)),
+        Err(AdmitError::Overloaded { .. })
+    ));
+    let a = taught(Spill::Auto, 8, 512).await;
+    let busy_a = a
+        .engine()
+        .submit(Backend::Simd, request(512).input)
+        .unwrap();
+    let t = a.admit(&request(8)).unwrap();
+    assert_eq!(t.backend, Backend::Scalar);
+    a.finish(t).await.unwrap();
+    busy.await.unwrap();
+    busy_a.await.unwrap();
+}
