@@ -45,16 +45,8 @@ struct Outcome {
 
 async fn start(spill: Spill) -> (String, tokio::sync::oneshot::Sender<()>) {
     let engine = Engine::new(&[
-        BackendConfig {
-            backend: Backend::Simd,
-            capacity: 1,
-            workers: 1,
-        },
-        BackendConfig {
-            backend: Backend::Scalar,
-            capacity: 1,
-            workers: 1,
-        },
+        BackendConfig::new(Backend::Simd, 1, 1),
+        BackendConfig::new(Backend::Scalar, 1, 1),
     ])
     .expect("engine");
     engine.insert_model(

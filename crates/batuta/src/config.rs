@@ -91,6 +91,10 @@ pub struct BackendSettings {
     pub capacity: usize,
     /// Worker threads (`workers`, default 1).
     pub workers: usize,
+    /// Most rows merged into one forward pass (`max_batch_size`, default 1: no batching).
+    pub max_batch_size: usize,
+    /// Longest a worker waits to fill a batch (`max_batch_delay_ms`, default 0).
+    pub max_batch_delay: std::time::Duration,
 }
 
 impl Default for BackendSettings {
@@ -98,6 +102,8 @@ impl Default for BackendSettings {
         BackendSettings {
             capacity: 32,
             workers: 1,
+            max_batch_size: 1,
+            max_batch_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -195,6 +201,8 @@ struct RawServe {
 struct RawBackend {
     capacity: Option<Spanned<usize>>,
     workers: Option<Spanned<usize>>,
+    max_batch_size: Option<Spanned<usize>>,
+    max_batch_delay_ms: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -266,9 +274,28 @@ impl Config {
         let defaults = BackendSettings::default();
         let mut backends = BTreeMap::new();
         for (backend, raw) in &s.backends {
+            let delay_ms = match &raw.max_batch_delay_ms {
+                None => 0.0,
+                Some(v) if v.get_ref().is_finite() && (0.0..=60_000.0).contains(v.get_ref()) => {
+                    *v.get_ref()
+                }
+                Some(v) => {
+                    return Err(at(
+                        Some(v.span()),
+                        "`max_batch_delay_ms` must be a number of milliseconds from 0 to 60000"
+                            .into(),
+                    ));
+                }
+            };
             let settings = BackendSettings {
                 capacity: positive(&raw.capacity, "capacity", defaults.capacity)?,
                 workers: positive(&raw.workers, "workers", defaults.workers)?,
+                max_batch_size: positive(
+                    &raw.max_batch_size,
+                    "max_batch_size",
+                    defaults.max_batch_size,
+                )?,
+                max_batch_delay: std::time::Duration::from_secs_f64(delay_ms / 1e3),
             };
             backends.insert(*backend, settings);
         }
@@ -459,6 +486,27 @@ mod tests {
         assert!(
             err("[serve.circuit_breaker]\nhalf_open_probes = 0\n")
                 .ends_with("`half_open_probes` must be at least 1")
+        );
+    }
+
+    #[test]
+    fn batching_keys() {
+        let cfg = Config::parse(
+            "[serve.backends.simd]\nmax_batch_size = 64\nmax_batch_delay_ms = 2.5\n",
+            Path::new("b.toml"),
+        );
+        let b = cfg.unwrap().serve.backends[&Backend::Simd];
+        assert_eq!(
+            (b.max_batch_size, b.max_batch_delay),
+            (64, std::time::Duration::from_micros(2500))
+        );
+        assert_eq!(
+            err("[serve.backends.simd]\nmax_batch_delay_ms = -1\n"),
+            "b.toml:2:22: `max_batch_delay_ms` must be a number of milliseconds from 0 to 60000"
+        );
+        assert_eq!(
+            err("[serve.backends.simd]\nmax_batch_size = 0\n"),
+            "b.toml:2:18: `max_batch_size` must be at least 1"
         );
     }
 

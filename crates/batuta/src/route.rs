@@ -171,10 +171,9 @@ impl ServerState {
         let mut pools: Vec<BackendConfig> = serve
             .backends
             .iter()
-            .map(|(&backend, s)| BackendConfig {
-                backend,
-                capacity: s.capacity,
-                workers: s.workers,
+            .map(|(&backend, s)| {
+                BackendConfig::new(backend, s.capacity, s.workers)
+                    .with_batching(s.max_batch_size, s.max_batch_delay)
             })
             .collect();
         let mut selector = None;
@@ -197,11 +196,7 @@ impl ServerState {
                     .get(&Backend::Gpu)
                     .copied()
                     .unwrap_or_default();
-                pools.push(BackendConfig {
-                    backend: Backend::Gpu,
-                    capacity: d.capacity,
-                    workers: d.workers,
-                });
+                pools.push(BackendConfig::new(Backend::Gpu, d.capacity, d.workers));
             }
             let measured_gpu = s.profile().is_some_and(|p| p.gpu.is_some());
             selector = Some(s.with_gpu(gpu_ok && measured_gpu));

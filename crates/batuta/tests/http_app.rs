@@ -16,16 +16,8 @@ use trueno::Backend;
 
 fn state() -> ServerState {
     let engine = Engine::new(&[
-        BackendConfig {
-            backend: Backend::Simd,
-            capacity: 4,
-            workers: 1,
-        },
-        BackendConfig {
-            backend: Backend::Scalar,
-            capacity: 4,
-            workers: 1,
-        },
+        BackendConfig::new(Backend::Simd, 4, 1),
+        BackendConfig::new(Backend::Scalar, 4, 1),
     ])
     .unwrap();
     engine.insert_model("iris", Arc::new(Mlp::random(&[4, 8, 3], 9).unwrap()));

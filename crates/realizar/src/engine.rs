@@ -2,15 +2,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aprender::Mlp;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use tokio::sync::oneshot;
 use trueno::Backend;
 
@@ -26,6 +25,31 @@ pub struct BackendConfig {
     pub capacity: usize,
     /// Worker threads; at least 1.
     pub workers: usize,
+    /// Most rows merged into one forward pass (1: no batching).
+    pub max_batch_size: usize,
+    /// Longest a worker waits for more requests once it holds one.
+    pub max_batch_delay: Duration,
+}
+
+impl BackendConfig {
+    /// A pool without batching.
+    pub fn new(backend: Backend, capacity: usize, workers: usize) -> BackendConfig {
+        BackendConfig {
+            backend,
+            capacity,
+            workers,
+            max_batch_size: 1,
+            max_batch_delay: Duration::ZERO,
+        }
+    }
+
+    /// Merges requests for the same model into forward passes of up to
+    /// `max_rows` rows, waiting at most `max_delay` for them to arrive.
+    pub fn with_batching(mut self, max_rows: usize, max_delay: Duration) -> BackendConfig {
+        self.max_batch_size = max_rows.max(1);
+        self.max_batch_delay = max_delay;
+        self
+    }
 }
 
 /// A batch of rows for one model.
@@ -51,17 +75,20 @@ pub struct InferenceOutput {
     pub classes: usize,
     /// Row-major class probabilities.
     pub data: Vec<f32>,
-    /// Time the backend spent computing (not waiting in the queue).
+    /// Backend time attributed to this request: its share, by rows, of the
+    /// forward pass it ran in (not time spent waiting in the queue).
     pub busy: Duration,
+    /// Rows in that forward pass (more than `rows` when it was batched).
+    pub batch_rows: usize,
 }
 
-type Reply = Result<InferenceOutput, EngineError>;
+pub(crate) type Reply = Result<InferenceOutput, EngineError>;
 
-struct Job {
-    model: Arc<Mlp>,
-    input: InferenceInput,
-    reply: oneshot::Sender<Reply>,
-    slot: Slot,
+pub(crate) struct Job {
+    pub(crate) model: Arc<Mlp>,
+    pub(crate) input: InferenceInput,
+    pub(crate) reply: oneshot::Sender<Reply>,
+    pub(crate) slot: Slot,
 }
 
 /// A submitted request's result, to `.await` or [`wait`](Pending::wait) on.
@@ -84,7 +111,7 @@ impl Pending {
     }
 }
 
-fn worker_gone(backend: Backend) -> EngineError {
+pub(crate) fn worker_gone(backend: Backend) -> EngineError {
     EngineError::Internal {
         backend,
         message: "the worker stopped before answering".into(),
@@ -256,9 +283,10 @@ impl Pool {
         let threads = (0..cfg.workers)
             .map(|i| {
                 let (rx, queue) = (rx.clone(), queue.clone());
+                let batching = (cfg.max_batch_size, cfg.max_batch_delay);
                 std::thread::Builder::new()
                     .name(format!("realizar-{}-{i}", cfg.backend))
-                    .spawn(move || work(rx, queue))
+                    .spawn(move || crate::worker::work(rx, queue, batching))
                     .expect("spawning a worker thread")
             })
             .collect();
@@ -267,44 +295,6 @@ impl Pool {
             tx: Some(tx),
             threads,
         }
-    }
-}
-
-fn work(rx: Receiver<Job>, queue: BackendQueue) {
-    let backend = queue.backend();
-    for job in rx {
-        let Job {
-            model,
-            input,
-            reply,
-            slot,
-        } = job;
-        if reply.is_closed() {
-            tracing::debug!(%backend, model = %input.model, "caller gave up; skipping");
-            continue;
-        }
-        let start = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            model.predict(backend, &input.data, input.rows)
-        }));
-        let busy = start.elapsed();
-        queue.record_service(busy);
-        drop(slot);
-        let reply_value = match result {
-            Ok(Ok(data)) => Ok(InferenceOutput {
-                backend,
-                rows: input.rows,
-                classes: model.n_classes(),
-                data,
-                busy,
-            }),
-            Ok(Err(e)) => Err(EngineError::Model(e)),
-            Err(_) => Err(EngineError::Internal {
-                backend,
-                message: "model panicked".into(),
-            }),
-        };
-        let _ = reply.send(reply_value);
     }
 }
 

@@ -13,7 +13,7 @@
 //! use realizar::{BackendConfig, Engine, InferenceInput};
 //! use trueno::Backend;
 //!
-//! let engine = Engine::new(&[BackendConfig { backend: Backend::Simd, capacity: 4, workers: 1 }]).unwrap();
+//! let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).unwrap();
 //! engine.insert_model("demo", Arc::new(aprender::Mlp::random(&[2, 3], 1).unwrap()));
 //! let out = engine
 //!     .submit(Backend::Simd, InferenceInput { model: "demo".into(), rows: 1, data: vec![0.5, -0.5].into() })
@@ -32,6 +32,7 @@ mod engine;
 mod error;
 mod queue;
 pub mod registry;
+mod worker;
 
 pub use engine::{BackendConfig, Engine, InferenceInput, InferenceOutput, Pending};
 pub use error::EngineError;

@@ -9,16 +9,8 @@ use trueno::Backend;
 
 fn engine(capacity: usize) -> Engine {
     Engine::new(&[
-        BackendConfig {
-            backend: Backend::Simd,
-            capacity,
-            workers: 1,
-        },
-        BackendConfig {
-            backend: Backend::Scalar,
-            capacity,
-            workers: 2,
-        },
+        BackendConfig::new(Backend::Simd, capacity, 1),
+        BackendConfig::new(Backend::Scalar, capacity, 2),
     ])
     .unwrap()
 }
@@ -131,28 +123,16 @@ fn cancelled_requests_release_their_slot() {
 
 #[test]
 fn configuration_errors() {
-    let gpu = Engine::new(&[BackendConfig {
-        backend: Backend::Gpu,
-        capacity: 1,
-        workers: 1,
-    }]);
+    let gpu = Engine::new(&[BackendConfig::new(Backend::Gpu, 1, 1)]);
     if Backend::Gpu.is_available() {
         assert!(gpu.is_ok());
     } else {
         let err = gpu.unwrap_err().to_string();
         assert!(err.starts_with("backend `gpu` cannot run here: "), "{err}");
     }
-    let zero = Engine::new(&[BackendConfig {
-        backend: Backend::Simd,
-        capacity: 0,
-        workers: 1,
-    }]);
+    let zero = Engine::new(&[BackendConfig::new(Backend::Simd, 0, 1)]);
     assert!(matches!(zero, Err(EngineError::Config(_))));
-    let twice = [BackendConfig {
-        backend: Backend::Simd,
-        capacity: 1,
-        workers: 1,
-    }; 2];
+    let twice = [BackendConfig::new(Backend::Simd, 1, 1); 2];
     assert!(
         Engine::new(&twice)
             .unwrap_err()
@@ -184,4 +164,76 @@ fn a_directory_with_a_bad_file_still_loads_the_good_ones() {
     assert!(e.remove_model("good").is_some());
     assert!(e.model_names().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn batching_merges_and_splits_exactly() {
+    // One worker with a 30 ms window: requests submitted together run as one forward pass.
+    let e = Engine::new(&[BackendConfig::new(Backend::Simd, 64, 1)
+        .with_batching(64, std::time::Duration::from_millis(30))])
+    .unwrap();
+    let mlp = Arc::new(Mlp::random(&[16, 32, 5], 4).unwrap());
+    e.insert_model("m", mlp.clone());
+    e.insert_model("other", Arc::new(Mlp::random(&[16, 8, 3], 5).unwrap()));
+    let inputs: Vec<InferenceInput> = (1..=8).map(|r| input("m", r, 16)).collect();
+    let mut pending: Vec<_> = inputs
+        .iter()
+        .map(|i| e.submit(Backend::Simd, i.clone()).unwrap())
+        .collect();
+    // A request for another model is not merged: it runs in a batch of its own.
+    pending.push(e.submit(Backend::Simd, input("other", 2, 16)).unwrap());
+    let outs: Vec<_> = pending.into_iter().map(|p| p.wait().unwrap()).collect();
+    let mut batched = 0;
+    for (inp, out) in inputs.iter().zip(&outs) {
+        let alone = mlp.predict(Backend::Simd, &inp.data, inp.rows).unwrap();
+        assert_eq!(out.rows, inp.rows);
+        for (a, b) in alone.iter().zip(&out.data) {
+            assert!((a - b).abs() < 1e-6, "batched result differs: {a} vs {b}");
+        }
+        if out.batch_rows > out.rows {
+            batched += 1;
+        }
+    }
+    assert!(
+        batched >= 2,
+        "nothing was batched: {:?}",
+        outs.iter().map(|o| o.batch_rows).collect::<Vec<_>>()
+    );
+    assert_eq!(outs[8].batch_rows, 2, "another model's request stays alone");
+    assert!(outs.iter().all(|o| o.batch_rows <= 64));
+    // Busy time is shared by rows: every request of one batch has the same time per row.
+    let per_row = |o: &realizar::InferenceOutput| o.busy.as_secs_f64() / o.rows as f64;
+    let batch_of_first: Vec<_> = outs[..8]
+        .iter()
+        .filter(|o| o.batch_rows == outs[0].batch_rows)
+        .collect();
+    for o in &batch_of_first {
+        assert!(
+            (per_row(o) - per_row(batch_of_first[0])).abs() < 1e-6,
+            "unequal shares"
+        );
+    }
+}
+
+#[test]
+fn batches_respect_the_row_limit_and_skip_cancelled_requests() {
+    let e = Engine::new(&[BackendConfig::new(Backend::Scalar, 64, 1)
+        .with_batching(10, std::time::Duration::from_millis(30))])
+    .unwrap();
+    e.insert_model("m", Arc::new(Mlp::random(&[8, 4, 2], 1).unwrap()));
+    let kept: Vec<_> = (0..6)
+        .map(|_| e.submit(Backend::Scalar, input("m", 4, 8)).unwrap())
+        .collect();
+    drop(e.submit(Backend::Scalar, input("m", 4, 8)).unwrap()); // caller gone before it runs
+    for p in kept {
+        let out = p.wait().unwrap();
+        assert!(out.batch_rows <= 10, "batch of {} rows", out.batch_rows);
+        assert_eq!(out.batch_rows % 4, 0);
+    }
+    let q = e.queue(Backend::Scalar).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while q.queue_depth() > 0 {
+        assert!(std::time::Instant::now() < deadline, "a slot leaked");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
 }

@@ -11,16 +11,8 @@ use super::*;
 
 fn engine(simd_capacity: usize, scalar_capacity: usize) -> Engine {
     let engine = Engine::new(&[
-        BackendConfig {
-            backend: Backend::Simd,
-            capacity: simd_capacity,
-            workers: 1,
-        },
-        BackendConfig {
-            backend: Backend::Scalar,
-            capacity: scalar_capacity,
-            workers: 1,
-        },
+        BackendConfig::new(Backend::Simd, simd_capacity, 1),
+        BackendConfig::new(Backend::Scalar, scalar_capacity, 1),
     ])
     .unwrap();
     engine.insert_model(

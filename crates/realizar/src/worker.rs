@@ -1,0 +1,116 @@
+//! The worker loop: take requests off a backend's queue, merge those for the
+//! same model into one forward pass (dynamic batching), run it, and answer
+//! each caller with its own rows.
+//!
+//! A batch closes when the next request would take it past `max_batch_size`
+//! rows, when `max_batch_delay` has passed since its first request, or when
+//! the next request is for another model (that one starts the next batch). A
+//! request whose caller has gone is dropped unrun. Backend time is shared
+//! among a batch's requests by rows, so per-request accounting (batuta's GPU
+//! budget) adds up to the time the backend was really busy.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::EngineError;
+use crate::engine::{InferenceOutput, Job, Reply};
+use crate::queue::BackendQueue;
+
+/// Runs until the queue's sender is dropped.
+pub(crate) fn work(
+    rx: Receiver<Job>,
+    queue: BackendQueue,
+    (max_rows, max_delay): (usize, Duration),
+) {
+    let backend = queue.backend();
+    let mut carry: Option<Job> = None;
+    loop {
+        let first = match carry.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
+        if first.reply.is_closed() {
+            tracing::debug!(%backend, model = %first.input.model, "caller gave up; skipping");
+            continue;
+        }
+        let mut batch = vec![first];
+        let mut rows = batch[0].input.rows;
+        let deadline = Instant::now() + max_delay;
+        while rows < max_rows {
+            let next = if max_delay.is_zero() {
+                rx.try_recv().ok()
+            } else {
+                rx.recv_deadline(deadline).ok()
+            };
+            let Some(job) = next else { break };
+            if job.reply.is_closed() {
+                continue;
+            }
+            if Arc::ptr_eq(&job.model, &batch[0].model) && rows + job.input.rows <= max_rows {
+                rows += job.input.rows;
+                batch.push(job);
+            } else {
+                carry = Some(job);
+                break;
+            }
+        }
+        run(batch, rows, &queue);
+    }
+}
+
+/// One forward pass over every request of the batch, answered per request.
+fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue) {
+    let backend = queue.backend();
+    let model = Arc::clone(&batch[0].model);
+    let start = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if let [only] = batch.as_slice() {
+            return model.predict(backend, &only.input.data, only.input.rows);
+        }
+        let mut data = Vec::with_capacity(rows * model.n_features());
+        for job in &batch {
+            data.extend_from_slice(&job.input.data);
+        }
+        model.predict(backend, &data, rows)
+    }));
+    let busy = start.elapsed();
+    queue.record_service(busy);
+    let classes = model.n_classes();
+    let mut offset = 0;
+    for job in batch {
+        let Job {
+            input, reply, slot, ..
+        } = job;
+        drop(slot);
+        let share = busy.mul_f64(input.rows as f64 / rows as f64);
+        let answer: Reply = match &result {
+            Ok(Ok(all)) => {
+                let data = all[offset * classes..(offset + input.rows) * classes].to_vec();
+                Ok(InferenceOutput {
+                    backend,
+                    rows: input.rows,
+                    classes,
+                    data,
+                    busy: share,
+                    batch_rows: rows,
+                })
+            }
+            Ok(Err(e)) => Err(EngineError::Internal {
+                backend,
+                message: format!("batched forward pass failed: {e}"),
+            }),
+            Err(_) => Err(EngineError::Internal {
+                backend,
+                message: "model panicked".into(),
+            }),
+        };
+        offset += input.rows;
+        let _ = reply.send(answer);
+    }
+}
