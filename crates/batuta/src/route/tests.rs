@@ -217,3 +217,68 @@ async fn spill_never_keeps_to_the_primary() {
     busy.await.unwrap();
     busy_a.await.unwrap();
 }
+
+#[tokio::test]
+async fn primary_auto_prices_each_forward_pass() {
+    use crate::select::{Curve, Profile, profile::PROFILE_VERSION};
+    // Scalar: 1 GFLOP/s from nothing. SIMD: 50 GFLOP/s at scale, but 50 µs to get going.
+    let mut p = Profile {
+        format_version: PROFILE_VERSION,
+        machine: "synthetic".into(),
+        host_bandwidth_gbs: 1e6,
+        gpu: None,
+        ops: Default::default(),
+    };
+    for kind in trueno::OpKind::ALL {
+        p.set_curve(
+            Backend::Scalar,
+            kind,
+            Curve {
+                work: vec![1e2, 1e9],
+                seconds: vec![1e-7, 1.0],
+            },
+        );
+        p.set_curve(
+            Backend::Simd,
+            kind,
+            Curve {
+                work: vec![1e2, 1e9],
+                seconds: vec![5e-5, 0.02],
+            },
+        );
+    }
+    let mut policy = RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100);
+    policy.primary = Primary::Auto;
+    policy.selector = Some(
+        BackendSelector::new()
+            .with_cost_model(CostModel::Calibrated)
+            .with_profile(p)
+            .with_load_balancing(true),
+    );
+    let e = engine(8, 8);
+    e.insert_model("tiny", Arc::new(Mlp::random(&[8, 16, 4], 2).unwrap()));
+    let s = ServerState::new(e, policy).unwrap();
+
+    let tiny = InferenceRequest {
+        id: None,
+        input: InferenceInput {
+            model: "tiny".into(),
+            rows: 1,
+            data: vec![0.1; 8].into(),
+        },
+    };
+    assert_eq!(
+        s.primary_for(&tiny).backend(),
+        Backend::Scalar,
+        "small work: no SIMD start-up cost"
+    );
+    assert_eq!(
+        s.primary_for(&request(64)).backend(),
+        Backend::Simd,
+        "large batch: SIMD throughput"
+    );
+    // And admission follows the choice.
+    let t = s.admit(&tiny).unwrap();
+    assert_eq!((t.backend, t.spilled), (Backend::Scalar, false));
+    s.finish(t).await.unwrap();
+}
