@@ -45,6 +45,9 @@ proptest! {
         let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
         let (want, got) = (scalar::dot(a, &b), simd::dot(a, &b));
         prop_assert!((want - got).abs() <= tol(a.len(), mag), "{want} vs {got}");
+        let abs_sum: f32 = a.iter().map(|v| v.abs()).sum();
+        let (want, got) = (a.iter().sum::<f32>(), simd::sum(a));
+        prop_assert!((want - got).abs() <= tol(a.len(), abs_sum), "sum {want} vs {got}");
     }
 
     #[test]

@@ -12,10 +12,16 @@ use crate::scalar;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod gemm;
 
 /// The instruction set the SIMD backend uses on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// x86-64 AVX-512F (with AVX2 and FMA): 16 f32 lanes. The GEMM uses its
+    /// own micro-kernel; the other kernels use the AVX2 ones.
+    Avx512,
     /// x86-64 AVX2 with FMA: 8 f32 lanes.
     Avx2Fma,
     /// No supported vector extension: the scalar kernels run.
@@ -31,6 +37,11 @@ pub fn level() -> Level {
 fn detect() -> Level {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // TRUENO_SIMD=avx2 pins the AVX2 kernels (for tests and comparisons).
+        let pinned = std::env::var("TRUENO_SIMD").is_ok_and(|v| v == "avx2");
+        if std::arch::is_x86_feature_detected!("avx512f") && !pinned {
+            return Level::Avx512;
+        }
         return Level::Avx2Fma;
     }
     Level::Scalar
@@ -41,9 +52,9 @@ macro_rules! dispatch {
     ($avx2:expr, $fallback:expr) => {
         match level() {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `level()` returns Avx2Fma only after detecting both AVX2
-            // and FMA on this CPU, which is all the avx2 kernels require.
-            Level::Avx2Fma => unsafe { $avx2 },
+            // SAFETY: `level()` returns Avx512 or Avx2Fma only after detecting
+            // AVX2 and FMA on this CPU, which is all the avx2 kernels require.
+            Level::Avx512 | Level::Avx2Fma => unsafe { $avx2 },
             _ => $fallback,
         }
     };
@@ -77,6 +88,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dispatch!(avx2::dot(a, b), scalar::dot(a, b))
 }
 
+/// Sum of all elements, in 32 lanes then pairwise (error bound as for [`dot`]).
+pub fn sum(a: &[f32]) -> f32 {
+    dispatch!(avx2::sum(a), a.iter().sum())
+}
+
 /// `y = A x` for row-major `A` of `m × n`.
 pub fn matvec(a: &[f32], m: usize, n: usize, x: &[f32], y: &mut [f32]) {
     assert!(a.len() == m * n && x.len() == n && y.len() == m);
@@ -85,13 +101,12 @@ pub fn matvec(a: &[f32], m: usize, n: usize, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `C = A B` for row-major `A (m×k)`, `B (k×n)`, `C (m×n)`.
+/// `C = A B` for row-major `A (m×k)`, `B (k×n)`, `C (m×n)`: the packed,
+/// multi-threaded [`gemm::sgemm`].
 pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
-    dispatch!(
-        avx2::matmul(a, b, c, m, k, n),
-        scalar::matmul(a, b, c, m, k, n)
-    )
+    use gemm::Transpose::No;
+    gemm::sgemm(No, No, m, n, k, 1.0, a, k.max(1), b, n, 0.0, c, n)
 }
 
 /// Row-wise softmax; the scalar kernel on every level (see the module doc).

@@ -1,0 +1,366 @@
+//! Single-precision GEMM, `C = αAB + βC` with optional transposes, built the
+//! way fast BLAS libraries are (Goto/BLIS): blocks of B (`KC × NC`) and A
+//! (`MC × KC`) are packed into panels, and a register-blocked micro-kernel
+//! sized to the ISA (AVX-512 12 × 32, AVX2 6 × 16, portable 4 × 8) computes
+//! each `MR × NR` tile of C. Each block's column panels are shared out across
+//! rayon's threads. Packing buffers are thread-local and reused across calls.
+//!
+//! Accumulation: each element of C sums its `k` products in order, one FMA
+//! rounding each, so it differs from the naive loop by at most about
+//! `k · ε · Σ|aᵢₚ bₚⱼ|` (ε = 2⁻²⁴); with `k > KC` the blocks are summed into C
+//! in k order too.
+
+mod pack;
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use super::{Level, level};
+
+/// Whether an operand is used as stored or transposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transpose {
+    /// As stored.
+    No,
+    /// Transposed.
+    Yes,
+}
+
+/// k-depth of a packed block: a `KC × NR` panel of B stays in L1.
+const KC: usize = 256;
+/// Rows of a packed A block (a multiple of every MR): `MC × KC` stays in L2.
+const MC: usize = 144;
+/// Columns of a packed B block (a multiple of every NR).
+const NC: usize = 4096;
+/// Below this many FLOPs a block runs on one thread: splitting costs more.
+const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+
+type KernelFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, f32, f32, usize, usize);
+
+#[derive(Clone, Copy)]
+struct Kernel {
+    mr: usize,
+    nr: usize,
+    f: KernelFn,
+}
+
+fn kernel_for(level: Level) -> Kernel {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => Kernel {
+            mr: super::avx512::MR,
+            nr: super::avx512::NR,
+            f: super::avx512::gemm_kernel,
+        },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => Kernel {
+            mr: super::avx2::MR,
+            nr: super::avx2::NR,
+            f: super::avx2::gemm_kernel,
+        },
+        _ => Kernel {
+            mr: PORTABLE_MR,
+            nr: PORTABLE_NR,
+            f: portable_kernel,
+        },
+    }
+}
+
+const PORTABLE_MR: usize = 4;
+const PORTABLE_NR: usize = 8;
+
+/// The micro-kernel in plain Rust, for CPUs without a vector kernel.
+///
+/// # Safety
+/// As `avx512::gemm_kernel`, with MR = 4, NR = 8.
+#[allow(clippy::too_many_arguments)]
+unsafe fn portable_kernel(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    alpha: f32,
+    beta: f32,
+    rows: usize,
+    cols: usize,
+) {
+    let mut acc = [[0.0f32; PORTABLE_NR]; PORTABLE_MR];
+    for p in 0..kc {
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: p < kc, inside the packed panels (caller contract).
+            let ai = unsafe { *a.add(p * PORTABLE_MR + i) };
+            for (j, v) in row.iter_mut().enumerate() {
+                // SAFETY: as above.
+                *v = ai.mul_add(unsafe { *b.add(p * PORTABLE_NR + j) }, *v);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate().take(rows) {
+        for (j, v) in row.iter().enumerate().take(cols) {
+            // SAFETY: i < rows, j < cols (caller contract).
+            unsafe {
+                let dst = c.add(i * ldc + j);
+                let old = if beta == 0.0 { 0.0 } else { beta * *dst };
+                *dst = alpha * v + old;
+            }
+        }
+    }
+}
+
+/// C's base pointer, shared by threads that write disjoint tiles of it.
+#[derive(Clone, Copy)]
+struct CPtr(*mut f32);
+// SAFETY: every thread writes only the tiles of the panels it was given, and
+// the panels are disjoint; the pointer outlives the parallel section, which
+// ends before `sgemm` returns.
+unsafe impl Send for CPtr {}
+// SAFETY: as above.
+unsafe impl Sync for CPtr {}
+impl CPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+thread_local! {
+    /// Packed B of the calling thread, packed A of each worker; reused across calls.
+    static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer in `cell`, or a fresh one if it is
+/// already in use (rayon may run other work on this thread while we wait).
+fn with_buffer<R>(
+    cell: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    f: impl FnOnce(&mut Vec<f32>) -> R,
+) -> R {
+    cell.with(|c| match c.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// The ISA levels this CPU can run GEMM on, best first (for tests and benchmarks).
+pub fn levels() -> Vec<Level> {
+    let mut v = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            v.push(Level::Avx512);
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            v.push(Level::Avx2Fma);
+        }
+    }
+    v.push(Level::Scalar);
+    v
+}
+
+/// [`sgemm`] with the micro-kernel of a chosen level, which must be one of
+/// [`levels()`] (anything else runs the portable kernel).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_on(
+    level: Level,
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let level = if levels().contains(&level) {
+        level
+    } else {
+        Level::Scalar
+    };
+    sgemm_with(
+        kernel_for(level),
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    )
+}
+
+/// `C = alpha · op(A) · op(B) + beta · C`, row-major with leading dimensions
+/// `lda`, `ldb`, `ldc`; op(A) is `m × k`, op(B) is `k × n`. With `beta == 0`
+/// C is not read (NaN or garbage in it is overwritten), as in BLAS.
+///
+/// Shapes are the caller's responsibility (see `crate::ops::sgemm` for the
+/// checked version); a slice too short panics rather than reading outside it.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    sgemm_with(
+        kernel_for(level()),
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sgemm_with(
+    kern: Kernel,
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        c.len() >= (m - 1) * ldc + n,
+        "C is too short for {m}×{n} at stride {ldc}"
+    );
+    if k == 0 || alpha == 0.0 {
+        for row in c.chunks_mut(ldc).take(m) {
+            for v in &mut row[..n] {
+                *v = if beta == 0.0 { 0.0 } else { beta * *v };
+            }
+        }
+        return;
+    }
+    with_buffer(&PACK_B, |pb| {
+        blocked(
+            kern, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb,
+        )
+    });
+}
+
+/// Rows per A block: at most `MC`, a multiple of `mr`, and sized so the
+/// blocks divide evenly among `threads`.
+fn block_rows(m: usize, mr: usize, threads: usize) -> usize {
+    let blocks = m.div_ceil(MC).next_multiple_of(threads).max(1);
+    m.div_ceil(blocks)
+        .next_multiple_of(mr)
+        .min(MC.next_multiple_of(mr))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn blocked(
+    kern: Kernel,
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+    pb: &mut Vec<f32>,
+) {
+    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
+    let cptr = CPtr(c.as_mut_ptr());
+    let threads = if 2 * m * n * k >= PARALLEL_MIN_FLOPS {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let mc_max = block_rows(m, kern.mr, threads);
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            // Later k blocks add onto what the earlier ones wrote.
+            let beta_k = if pc == 0 { beta } else { 1.0 };
+            let pb = pack::pack_b(pb, b, ldb, tb, (pc, kc), (jc, nc), kern.nr, threads > 1);
+            // Each row block: pack its A, then every micro-tile of its rows.
+            let row_block = |ic: usize| {
+                let mc = mc_max.min(m - ic);
+                with_buffer(&PACK_A, |buf| {
+                    let pa = pack::pack_a(buf, a, lda, ta, (ic, mc), (pc, kc), kern.mr);
+                    for (jp, bp) in pb.chunks_exact(kc * kern.nr).enumerate() {
+                        let cols = kern.nr.min(nc - jp * kern.nr);
+                        for (ip, ap) in pa.chunks_exact(kc * kern.mr).enumerate() {
+                            let rows = kern.mr.min(mc - ip * kern.mr);
+                            let (row, col) = (ic + ip * kern.mr, jc + jp * kern.nr);
+                            // SAFETY: the kernel matches a level this CPU has
+                            // (`kernel_for` is only given detected levels); `ap`/`bp` are
+                            // full packed panels; the rows × cols tile at (row, col) lies
+                            // inside C (row + rows ≤ m, col + cols ≤ n, and C holds
+                            // (m − 1)·ldc + n values, asserted in `sgemm_with`); row
+                            // blocks are disjoint, so no other thread writes it.
+                            unsafe {
+                                (kern.f)(
+                                    kc,
+                                    ap.as_ptr(),
+                                    bp.as_ptr(),
+                                    cptr.get().add(row * ldc + col),
+                                    ldc,
+                                    alpha,
+                                    beta_k,
+                                    rows,
+                                    cols,
+                                )
+                            };
+                        }
+                    }
+                })
+            };
+            let starts: Vec<usize> = (0..m).step_by(mc_max).collect();
+            if threads > 1 && starts.len() > 1 {
+                starts.into_par_iter().for_each(row_block);
+            } else {
+                starts.into_iter().for_each(row_block);
+            }
+        }
+    }
+}
