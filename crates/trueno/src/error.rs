@@ -18,6 +18,18 @@ pub enum TruenoError {
         /// Elements the caller passed.
         actual: usize,
     },
+    /// A leading dimension (row stride) is shorter than the row it strides over.
+    #[error("{op}: leading dimension of `{operand}` is {ld}, smaller than its {cols} columns")]
+    LeadingDimension {
+        /// The operation that was called.
+        op: &'static str,
+        /// Which argument.
+        operand: &'static str,
+        /// The stride given.
+        ld: usize,
+        /// Columns of each row.
+        cols: usize,
+    },
     /// A dimension product does not fit in memory addressing.
     #[error("{op}: shape overflows usize")]
     ShapeOverflow {

@@ -92,6 +92,273 @@ pub fn relu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoEr
     Ok(())
 }
 
+fn no_gpu(op: &'static str) -> TruenoError {
+    TruenoError::BackendUnavailable {
+        backend: Backend::Gpu,
+        reason: op,
+    }
+}
+
+/// Generates checked element-wise entry points with no GPU kernel yet.
+macro_rules! cpu_binary {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(backend: Backend, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+            check(stringify!($name), "b", a.len(), b.len())?;
+            check(stringify!($name), "out", a.len(), out.len())?;
+            match target(backend)? {
+                Target::Scalar => scalar::$name(a, b, out),
+                Target::Simd => simd::$name(a, b, out),
+                Target::Gpu(_) => return Err(no_gpu(concat!("no GPU kernel for `", stringify!($name), "` yet"))),
+            }
+            Ok(())
+        }
+    };
+}
+
+macro_rules! cpu_unary {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+            check(stringify!($name), "out", x.len(), out.len())?;
+            match target(backend)? {
+                Target::Scalar => scalar::$name(x, out),
+                Target::Simd => simd::$name(x, out),
+                Target::Gpu(_) => return Err(no_gpu(concat!("no GPU kernel for `", stringify!($name), "` yet"))),
+            }
+            Ok(())
+        }
+    };
+}
+
+cpu_binary!(
+    /// `out = a - b`, element-wise.
+    sub
+);
+cpu_binary!(
+    /// `out = a / b`, element-wise.
+    div
+);
+cpu_unary!(
+    /// `out = e^x`, element-wise.
+    exp
+);
+cpu_unary!(
+    /// `out = 1 / (1 + e^-x)`, element-wise.
+    sigmoid
+);
+cpu_unary!(
+    /// `out = tanh x`, element-wise.
+    tanh
+);
+cpu_unary!(
+    /// GELU (tanh form), element-wise.
+    gelu
+);
+
+/// `out = alpha · x`.
+pub fn scale(backend: Backend, alpha: f32, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+    check("scale", "out", x.len(), out.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::scale(alpha, x, out),
+        Target::Simd => simd::scale(alpha, x, out),
+        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `scale` yet")),
+    }
+    Ok(())
+}
+
+/// `y += alpha · x`.
+pub fn axpy(backend: Backend, alpha: f32, x: &[f32], y: &mut [f32]) -> Result<(), TruenoError> {
+    check("axpy", "y", x.len(), y.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::axpy(alpha, x, y),
+        Target::Simd => simd::axpy(alpha, x, y),
+        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `axpy` yet")),
+    }
+    Ok(())
+}
+
+/// Dot product.
+pub fn dot(backend: Backend, a: &[f32], b: &[f32]) -> Result<f32, TruenoError> {
+    check("dot", "b", a.len(), b.len())?;
+    Ok(match target(backend)? {
+        Target::Scalar => scalar::dot(a, b),
+        Target::Simd => simd::dot(a, b),
+        Target::Gpu(g) => g.run_host(&[a, b], |g, t| g.dot(&t[0], &t[1]))?.0[0],
+    })
+}
+
+/// Sum of all elements.
+pub fn sum(backend: Backend, a: &[f32]) -> Result<f32, TruenoError> {
+    Ok(match target(backend)? {
+        Target::Scalar => a.iter().sum(),
+        Target::Simd => simd::sum(a),
+        Target::Gpu(g) => g.run_host(&[a], |g, t| g.sum(&t[0]))?.0[0],
+    })
+}
+
+/// Largest element (NaN if any is NaN; −∞ when empty).
+pub fn max(backend: Backend, a: &[f32]) -> Result<f32, TruenoError> {
+    Ok(match target(backend)? {
+        Target::Scalar => scalar::max(a),
+        Target::Simd => simd::max(a),
+        Target::Gpu(_) => {
+            return Err(no_gpu(
+                "GPU `max` does not propagate NaN; use a CPU backend",
+            ));
+        }
+    })
+}
+
+/// Index of the first largest element (`None` when empty).
+pub fn argmax(backend: Backend, a: &[f32]) -> Result<Option<usize>, TruenoError> {
+    Ok(match target(backend)? {
+        Target::Scalar => scalar::argmax(a),
+        Target::Simd => simd::argmax(a),
+        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `argmax` yet")),
+    })
+}
+
+/// Euclidean norm.
+pub fn l2_norm(backend: Backend, a: &[f32]) -> Result<f32, TruenoError> {
+    Ok(match target(backend)? {
+        Target::Scalar => scalar::l2_norm(a),
+        Target::Simd => simd::l2_norm(a),
+        Target::Gpu(g) => g.run_host(&[a, a], |g, t| g.dot(&t[0], &t[1]))?.0[0].sqrt(),
+    })
+}
+
+/// Row-wise stable log-softmax of `x`, viewed as rows of `cols` elements.
+pub fn log_softmax_rows(
+    backend: Backend,
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    check("log_softmax_rows", "out", x.len(), out.len())?;
+    if cols == 0 {
+        return check("log_softmax_rows", "x", 0, x.len());
+    }
+    if !x.len().is_multiple_of(cols) {
+        return Err(TruenoError::ShapeMismatch {
+            op: "log_softmax_rows",
+            operand: "x",
+            expected: x.len().next_multiple_of(cols),
+            actual: x.len(),
+        });
+    }
+    match target(backend)? {
+        Target::Scalar => scalar::log_softmax_rows(x, cols, out),
+        Target::Simd => simd::log_softmax_rows(x, cols, out),
+        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `log_softmax_rows` yet")),
+    }
+    Ok(())
+}
+
+/// The full sgemm contract: `C = alpha · op(A) · op(B) + beta · C`, row-major
+/// with leading dimensions; op(A) is `m × k`, op(B) `k × n`. With `beta == 0`
+/// C is not read. CPU backends only (the GPU has `C = A B` through
+/// [`crate::gpu::GpuContext::matmul`]).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    backend: Backend,
+    ta: crate::simd::gemm::Transpose,
+    tb: crate::simd::gemm::Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), TruenoError> {
+    use crate::simd::gemm::Transpose;
+    // A stored operand of `rows` rows of `cols` values at stride `ld` needs
+    // (rows − 1)·ld + cols values.
+    let need = |rows: usize,
+                cols: usize,
+                ld: usize,
+                operand: &'static str,
+                have: usize|
+     -> Result<(), TruenoError> {
+        if rows == 0 || cols == 0 {
+            return Ok(());
+        }
+        if ld < cols {
+            return Err(TruenoError::LeadingDimension {
+                op: "sgemm",
+                operand,
+                ld,
+                cols,
+            });
+        }
+        let len = (rows - 1)
+            .checked_mul(ld)
+            .and_then(|v| v.checked_add(cols))
+            .ok_or(TruenoError::ShapeOverflow { op: "sgemm" })?;
+        if have < len {
+            return Err(TruenoError::ShapeMismatch {
+                op: "sgemm",
+                operand,
+                expected: len,
+                actual: have,
+            });
+        }
+        Ok(())
+    };
+    let (ar, ac) = if ta == Transpose::Yes { (k, m) } else { (m, k) };
+    let (br, bc) = if tb == Transpose::Yes { (n, k) } else { (k, n) };
+    need(ar, ac, lda, "a", a.len())?;
+    need(br, bc, ldb, "b", b.len())?;
+    need(m, n, ldc, "c", c.len())?;
+    match target(backend)? {
+        Target::Scalar => {
+            let portable = crate::simd::Level::Scalar;
+            crate::simd::gemm::sgemm_on(
+                portable,
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                alpha,
+                a,
+                lda.max(1),
+                b,
+                ldb.max(1),
+                beta,
+                c,
+                ldc.max(1),
+            )
+        }
+        Target::Simd => crate::simd::gemm::sgemm(
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda.max(1),
+            b,
+            ldb.max(1),
+            beta,
+            c,
+            ldc.max(1),
+        ),
+        Target::Gpu(_) => {
+            return Err(no_gpu(
+                "`sgemm` with transposes and beta runs on CPU backends",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Row-wise stable softmax of `x`, viewed as rows of `cols` elements.
 ///
 /// ```
@@ -214,6 +481,141 @@ mod tests {
                 assert_eq!(out, [7.0], "a failed call writes nothing: {e}");
             }
             Err(other) => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn sgemm_checks_every_operand_and_backends_agree() {
+        use crate::simd::gemm::Transpose::{No, Yes};
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2×3
+        let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]; // 3×2
+        let mut c = [0.0; 4];
+        let err = sgemm(
+            Backend::Simd,
+            No,
+            No,
+            2,
+            2,
+            3,
+            1.0,
+            &a,
+            2,
+            &b,
+            2,
+            0.0,
+            &mut c,
+            2,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sgemm: leading dimension of `a` is 2, smaller than its 3 columns"
+        );
+        let err = sgemm(
+            Backend::Simd,
+            No,
+            No,
+            2,
+            2,
+            3,
+            1.0,
+            &a[..5],
+            3,
+            &b,
+            2,
+            0.0,
+            &mut c,
+            2,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sgemm: operand `a` has 5 elements, the shape needs 6"
+        );
+        let err = sgemm(
+            Backend::Simd,
+            No,
+            No,
+            2,
+            2,
+            3,
+            1.0,
+            &a,
+            3,
+            &b,
+            2,
+            0.0,
+            &mut c[..3],
+            2,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sgemm: operand `c` has 3 elements, the shape needs 4"
+        );
+        assert_eq!(c, [0.0; 4], "nothing written on error");
+
+        // C = 2 · Aᵀ(stored 3×2)ᵀ … : use A as stored 3×2 transposed (op(A) = 2×3).
+        let at = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]; // Aᵀ stored 3×2
+        let mut scalar_c = [1.0, 1.0, 1.0, 1.0];
+        let mut simd_c = scalar_c;
+        sgemm(
+            Backend::Scalar,
+            Yes,
+            No,
+            2,
+            2,
+            3,
+            2.0,
+            &at,
+            2,
+            &b,
+            2,
+            0.5,
+            &mut scalar_c,
+            2,
+        )
+        .unwrap();
+        sgemm(
+            Backend::Simd,
+            Yes,
+            No,
+            2,
+            2,
+            3,
+            2.0,
+            &at,
+            2,
+            &b,
+            2,
+            0.5,
+            &mut simd_c,
+            2,
+        )
+        .unwrap();
+        // A·B = [[4, 5], [10, 11]] → 2·AB + 0.5 = [[8.5, 10.5], [20.5, 22.5]]
+        assert_eq!(scalar_c, [8.5, 10.5, 20.5, 22.5]);
+        assert_eq!(simd_c, scalar_c);
+    }
+
+    #[test]
+    fn new_kernels_through_the_checked_api() {
+        let x = [-1.0, 0.0, 2.0];
+        let mut out = [0.0; 3];
+        sub(Backend::Simd, &x, &x, &mut out).unwrap();
+        assert_eq!(out, [0.0; 3]);
+        assert_eq!(max(Backend::Scalar, &x).unwrap(), 2.0);
+        assert_eq!(argmax(Backend::Simd, &x).unwrap(), Some(2));
+        assert!((l2_norm(Backend::Simd, &x).unwrap() - 5f32.sqrt()).abs() < 1e-6);
+        assert!(scale(Backend::Simd, 2.0, &x, &mut out[..2]).is_err());
+        if let Err(e) = exp(Backend::Gpu, &x, &mut out) {
+            assert!(
+                matches!(
+                    e,
+                    TruenoError::BackendUnavailable { .. } | TruenoError::Gpu(_)
+                ),
+                "{e}"
+            );
         }
     }
 }

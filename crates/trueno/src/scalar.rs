@@ -24,6 +24,103 @@ pub fn relu(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `out[i] = a[i] - b[i]`
+pub fn sub(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x - y;
+    }
+}
+
+/// `out[i] = a[i] / b[i]`
+pub fn div(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x / y;
+    }
+}
+
+/// `out[i] = alpha * x[i]`
+pub fn scale(alpha: f32, x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = alpha * v;
+    }
+}
+
+/// `y[i] += alpha * x[i]`
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = alpha.mul_add(v, *o);
+    }
+}
+
+/// `out[i] = e^x[i]`
+pub fn exp(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v.exp();
+    }
+}
+
+/// `out[i] = 1 / (1 + e^-x[i])`
+pub fn sigmoid(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = 1.0 / (1.0 + (-v).exp());
+    }
+}
+
+/// `out[i] = tanh(x[i])`
+pub fn tanh(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v.tanh();
+    }
+}
+
+/// GELU, tanh form: `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
+pub fn gelu(x: &[f32], out: &mut [f32]) {
+    const K: f32 = 0.797_884_6; // √(2/π)
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = 0.5 * v * (1.0 + (K * (v + 0.044715 * v * v * v)).tanh());
+    }
+}
+
+/// Largest element; NaN if any element is NaN; −∞ for an empty slice.
+pub fn max(x: &[f32]) -> f32 {
+    x.iter().copied().fold(f32::NEG_INFINITY, |m, v| {
+        if m.is_nan() || v.is_nan() {
+            f32::NAN
+        } else {
+            m.max(v)
+        }
+    })
+}
+
+/// Index of the first largest element (a NaN counts as largest); `None` when empty.
+pub fn argmax(x: &[f32]) -> Option<usize> {
+    let m = max(x);
+    x.iter()
+        .position(|&v| if m.is_nan() { v.is_nan() } else { v == m })
+}
+
+/// Euclidean norm, accumulated in f64 (the accurate reference).
+pub fn l2_norm(x: &[f32]) -> f32 {
+    x.iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt() as f32
+}
+
+/// Row-wise log-softmax, `x − max − ln Σ e^(x − max)`: stable for large logits.
+pub fn log_softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
+    if cols == 0 {
+        return;
+    }
+    for (row, orow) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let m = max(row);
+        let lse = row.iter().map(|&v| (v - m).exp()).sum::<f32>().ln();
+        for (o, &v) in orow.iter_mut().zip(row) {
+            *o = v - m - lse;
+        }
+    }
+}
+
 /// Sequential dot product (the reference order; SIMD kernels sum in lanes).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| x * y).sum()

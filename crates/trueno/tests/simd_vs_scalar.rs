@@ -104,3 +104,124 @@ fn reports_its_level() {
     // Whatever the CPU, the level is detected once and stays the same.
     assert_eq!(simd::level(), simd::level());
 }
+
+/// Values spread over several orders of magnitude, both signs.
+fn wide(max: usize) -> impl Strategy<Value = (Vec<f32>, usize)> {
+    (0usize..max, 0usize..4)
+        .prop_flat_map(|(len, off)| (prop::collection::vec(-30.0f32..30.0, len + off), Just(off)))
+}
+
+proptest! {
+    #[test]
+    fn more_elementwise_kernels_match((a, off) in vec_and_offset(300), alpha in -3.0f32..3.0) {
+        let a = &a[off..];
+        let b: Vec<f32> = a.iter().map(|x| x * 0.25 + if *x >= 0.0 { 1.5 } else { -1.5 }).collect();
+        let (mut want, mut got) = (vec![0.0; a.len()], vec![0.0; a.len()]);
+        scalar::sub(a, &b, &mut want);
+        simd::sub(a, &b, &mut got);
+        prop_assert_eq!(&want, &got);
+        scalar::div(a, &b, &mut want);
+        simd::div(a, &b, &mut got);
+        prop_assert_eq!(&want, &got);
+        scalar::scale(alpha, a, &mut want);
+        simd::scale(alpha, a, &mut got);
+        prop_assert_eq!(&want, &got);
+        let (mut yw, mut yg) = (b.clone(), b.clone());
+        scalar::axpy(alpha, a, &mut yw);
+        simd::axpy(alpha, a, &mut yg);
+        prop_assert_eq!(&yw, &yg);
+    }
+
+    #[test]
+    fn transcendental_kernels_within_documented_error((x, off) in wide(300)) {
+        let x = &x[off..];
+        let (mut want, mut got) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        scalar::exp(x, &mut want);
+        simd::exp(x, &mut got);
+        for (w, g) in want.iter().zip(&got) {
+            prop_assert!((w - g).abs() <= 4.0 * f32::EPSILON * w.abs(), "exp {} vs {}", w, g);
+        }
+        for (name, s, v, tol) in [
+            ("sigmoid", scalar::sigmoid as fn(&[f32], &mut [f32]), simd::sigmoid as fn(&[f32], &mut [f32]), 1e-6f32),
+            ("tanh", scalar::tanh, simd::tanh, 2e-6),
+            ("gelu", scalar::gelu, simd::gelu, 4e-6),
+        ] {
+            s(x, &mut want);
+            v(x, &mut got);
+            for ((w, g), xi) in want.iter().zip(&got).zip(x) {
+                prop_assert!((w - g).abs() <= tol * xi.abs().max(1.0), "{} at {}: {} vs {}", name, xi, w, g);
+            }
+        }
+    }
+
+    #[test]
+    fn reductions_match((x, off) in wide(2000)) {
+        let x = &x[off..];
+        prop_assert_eq!(scalar::max(x).to_bits(), simd::max(x).to_bits());
+        prop_assert_eq!(scalar::argmax(x), simd::argmax(x));
+        let (want, got) = (scalar::l2_norm(x), simd::l2_norm(x));
+        prop_assert!((want - got).abs() <= 1e-6 * want.max(1.0), "l2 {} vs {}", want, got);
+    }
+
+    #[test]
+    fn softmax_and_log_softmax_match(rows in 0usize..6, cols in 1usize..70, seed in any::<u32>()) {
+        let x: Vec<f32> = (0..rows * cols).map(|i| ((i as u32 ^ seed) % 4001) as f32 / 40.0 - 50.0).collect();
+        let (mut want, mut got) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        scalar::softmax_rows(&x, cols, &mut want);
+        simd::softmax_rows(&x, cols, &mut got);
+        for (w, g) in want.iter().zip(&got) {
+            prop_assert!((w - g).abs() <= 1e-6, "softmax {} vs {}", w, g);
+        }
+        scalar::log_softmax_rows(&x, cols, &mut want);
+        simd::log_softmax_rows(&x, cols, &mut got);
+        for (w, g) in want.iter().zip(&got) {
+            prop_assert!((w - g).abs() <= 1e-5 * w.abs().max(1.0), "log_softmax {} vs {}", w, g);
+        }
+    }
+}
+
+#[test]
+fn special_values_follow_the_scalar_contract() {
+    let x = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -100.0,
+        100.0,
+        0.0,
+        -0.0,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+        6.0,
+        7.0,
+        8.0,
+        9.0,
+        10.0,
+    ];
+    let mut got = [0.0; 17];
+    simd::exp(&x, &mut got);
+    assert!(got[0].is_nan());
+    assert_eq!(
+        (got[1], got[2], got[3], got[4]),
+        (f32::INFINITY, 0.0, 0.0, f32::INFINITY)
+    );
+    assert_eq!(got[5], 1.0);
+    simd::sigmoid(&x, &mut got);
+    assert!(got[0].is_nan());
+    assert_eq!((got[1], got[2]), (1.0, 0.0));
+    assert!(simd::max(&x).is_nan());
+    assert_eq!(simd::argmax(&x), Some(0), "NaN counts as largest");
+    assert_eq!(simd::max(&x[1..]), f32::INFINITY);
+    assert_eq!(simd::argmax(&x[3..]), Some(1));
+    assert_eq!(simd::argmax(&[]), None);
+    assert_eq!(simd::max(&[]), f32::NEG_INFINITY);
+    let mut p = [0.0; 3];
+    simd::log_softmax_rows(&[1000.0, 1000.0, 1000.0], 3, &mut p);
+    assert!(
+        p.iter().all(|v| (v + 3f32.ln()).abs() < 1e-6),
+        "stable at large logits: {p:?}"
+    );
+}

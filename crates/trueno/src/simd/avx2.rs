@@ -1,83 +1,124 @@
-//! AVX2 + FMA kernels (8 f32 lanes). Callers guarantee both features are
-//! present (see `super::level`) and that slice lengths agree.
+//! AVX2 + FMA kernels (8 f32 lanes): the primitives the shared vector kernels
+//! are built from (see `kernels.rs`), and the 6 × 16 GEMM micro-kernel.
+//! Callers guarantee both features are present (see `super::level`).
 
 use std::arch::x86_64::*;
 
+type V = __m256;
 const LANES: usize = 8;
 
-macro_rules! binary_kernel {
-    ($name:ident, $vop:ident, $sop:tt) => {
-        #[target_feature(enable = "avx2,fma")]
-        pub(super) fn $name(a: &[f32], b: &[f32], out: &mut [f32]) {
-            let n = out.len();
-            let body = n - n % LANES;
-            let (pa, pb, po) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
-            let mut i = 0;
-            while i < body {
-                // SAFETY: i + 8 <= body <= n, and a, b, out all hold n elements
-                // (asserted by the caller); unaligned loads/stores are used.
-                unsafe {
-                    let v = $vop(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                    _mm256_storeu_ps(po.add(i), v);
-                }
-                i += LANES;
-            }
-            for j in body..n {
-                out[j] = a[j] $sop b[j];
-            }
-        }
-    };
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vsplat(v: f32) -> V {
+    _mm256_set1_ps(v)
 }
 
-binary_kernel!(add, _mm256_add_ps, +);
-binary_kernel!(mul, _mm256_mul_ps, *);
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vload(x: &[f32]) -> V {
+    assert!(x.len() >= LANES);
+    // SAFETY: x holds at least LANES values (asserted); loadu needs no alignment.
+    unsafe { _mm256_loadu_ps(x.as_ptr()) }
+}
 
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn relu(x: &[f32], out: &mut [f32]) {
-    let n = out.len();
-    let body = n - n % LANES;
-    let zero = _mm256_setzero_ps();
-    let mut i = 0;
-    while i < body {
-        // SAFETY: i + 8 <= n and both slices hold n elements.
-        unsafe {
-            let v = _mm256_loadu_ps(x.as_ptr().add(i));
-            // max(v, 0) returns the second operand when v is NaN; blend NaN back
-            // so the SIMD kernel keeps the scalar contract (NaN propagates).
-            let m = _mm256_max_ps(v, zero);
-            let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_blendv_ps(m, v, nan));
-        }
-        i += LANES;
+#[inline]
+fn vstore(x: &mut [f32], v: V) {
+    assert!(x.len() >= LANES);
+    // SAFETY: x holds at least LANES values (asserted).
+    unsafe { _mm256_storeu_ps(x.as_mut_ptr(), v) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vadd(a: V, b: V) -> V {
+    _mm256_add_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vsub(a: V, b: V) -> V {
+    _mm256_sub_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vmul(a: V, b: V) -> V {
+    _mm256_mul_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vdiv(a: V, b: V) -> V {
+    _mm256_div_ps(a, b)
+}
+
+/// `a · b + c`
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vfma(a: V, b: V, c: V) -> V {
+    _mm256_fmadd_ps(a, b, c)
+}
+
+/// Lane-wise maximum that returns NaN where either input is NaN.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn vmax(a: V, b: V) -> V {
+    let m = _mm256_max_ps(a, b);
+    let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b);
+    _mm256_blendv_ps(m, _mm256_add_ps(a, b), nan)
+}
+
+/// `max(v, 0)`, NaN kept.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn relu_v(v: V) -> V {
+    // max(v, 0) returns 0 for a NaN v; blend NaN back (the scalar contract).
+    let m = _mm256_max_ps(v, _mm256_setzero_ps());
+    _mm256_blendv_ps(m, v, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v))
+}
+
+/// `e^v`: `2^n · p(r)` with `v = n·ln2 + r`, |r| ≤ ln2/2, `p` the degree-6
+/// Taylor polynomial (truncation < 1.3e-7 relative). NaN propagates; below
+/// −87.3 the result flushes to 0, above 88.72 it is +∞.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn exp_v(v: V) -> V {
+    let x = _mm256_max_ps(
+        _mm256_set1_ps(-87.3),
+        _mm256_min_ps(_mm256_set1_ps(88.7), v),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm256_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
     }
-    crate::scalar::relu(&x[body..], &mut out[body..]);
+    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    )));
+    let y = _mm256_mul_ps(p, pow2);
+    let y = _mm256_blendv_ps(
+        y,
+        _mm256_setzero_ps(),
+        _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_set1_ps(-87.3)),
+    );
+    let y = _mm256_blendv_ps(
+        y,
+        _mm256_set1_ps(f32::INFINITY),
+        _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_set1_ps(88.72)),
+    );
+    _mm256_blendv_ps(y, v, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v))
 }
 
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn sum(a: &[f32]) -> f32 {
-    // Two halves at once: two memory streams keep more loads in flight than
-    // one (measured: a single stream reached 0.86 of triad bandwidth at 16M).
-    let half = (a.len() / 2) - (a.len() / 2) % (2 * LANES);
-    let (x, y) = (a.as_ptr(), a[half..].as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    while i < half {
-        // SAFETY: i + 16 <= half, so x + i.. and y + i.. (y = a + half, and
-        // half + i + 16 <= 2·half <= len) stay inside `a`.
-        unsafe {
-            acc[0] = _mm256_add_ps(acc[0], _mm256_loadu_ps(x.add(i)));
-            acc[1] = _mm256_add_ps(acc[1], _mm256_loadu_ps(x.add(i + LANES)));
-            acc[2] = _mm256_add_ps(acc[2], _mm256_loadu_ps(y.add(i)));
-            acc[3] = _mm256_add_ps(acc[3], _mm256_loadu_ps(y.add(i + LANES)));
-        }
-        i += 2 * LANES;
-    }
-    let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    hsum(v) + a[2 * half..].iter().sum::<f32>()
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn hsum(v: __m256) -> f32 {
+#[inline]
+fn hsum(v: V) -> f32 {
     let lo = _mm256_castps256_ps128(v);
     let hi = _mm256_extractf128_ps::<1>(v);
     let s = _mm_add_ps(lo, hi);
@@ -87,41 +128,14 @@ fn hsum(v: __m256) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma")]
-pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    // Four accumulators hide the FMA latency (4 cycles, 2 per cycle on Zen/Intel).
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let body = n - n % (4 * LANES);
-    let mut i = 0;
-    while i < body {
-        for (u, acc_u) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 32 <= body <= n and both slices hold n elements.
-            unsafe {
-                let off = i + u * LANES;
-                *acc_u = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(pa.add(off)),
-                    _mm256_loadu_ps(pb.add(off)),
-                    *acc_u,
-                );
-            }
-        }
-        i += 4 * LANES;
-    }
-    while i + LANES <= n {
-        // SAFETY: i + 8 <= n.
-        unsafe {
-            acc[0] = _mm256_fmadd_ps(
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_loadu_ps(pb.add(i)),
-                acc[0],
-            );
-        }
-        i += LANES;
-    }
-    let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    hsum(v) + crate::scalar::dot(&a[i..], &b[i..])
+#[inline]
+fn hmax(v: V) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    vstore(&mut lanes, v);
+    crate::scalar::max(&lanes)
 }
+
+vector_kernels!("avx2,fma");
 
 /// Rows of the AVX2 GEMM micro-tile.
 pub(super) const MR: usize = 6;

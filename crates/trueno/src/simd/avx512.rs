@@ -1,7 +1,131 @@
-//! AVX-512F kernels (16 f32 lanes). Callers guarantee the CPU has AVX-512F
-//! (see `super::level`).
+//! AVX-512F kernels (16 f32 lanes): the primitives the shared vector kernels
+//! are built from (see `kernels.rs`), and the 12 × 32 GEMM micro-kernel.
+//! Callers guarantee the CPU has AVX-512F (see `super::level`).
 
 use std::arch::x86_64::*;
+
+type V = __m512;
+const LANES: usize = 16;
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vsplat(v: f32) -> V {
+    _mm512_set1_ps(v)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vload(x: &[f32]) -> V {
+    assert!(x.len() >= LANES);
+    // SAFETY: x holds at least LANES values (asserted); loadu needs no alignment.
+    unsafe { _mm512_loadu_ps(x.as_ptr()) }
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vstore(x: &mut [f32], v: V) {
+    assert!(x.len() >= LANES);
+    // SAFETY: x holds at least LANES values (asserted).
+    unsafe { _mm512_storeu_ps(x.as_mut_ptr(), v) }
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vadd(a: V, b: V) -> V {
+    _mm512_add_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vsub(a: V, b: V) -> V {
+    _mm512_sub_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vmul(a: V, b: V) -> V {
+    _mm512_mul_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vdiv(a: V, b: V) -> V {
+    _mm512_div_ps(a, b)
+}
+
+/// `a · b + c`
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vfma(a: V, b: V, c: V) -> V {
+    _mm512_fmadd_ps(a, b, c)
+}
+
+/// Lane-wise maximum that returns NaN where either input is NaN.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn vmax(a: V, b: V) -> V {
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
+    _mm512_mask_blend_ps(nan, _mm512_max_ps(a, b), _mm512_add_ps(a, b))
+}
+
+/// `max(v, 0)`, NaN kept.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn relu_v(v: V) -> V {
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+    _mm512_mask_blend_ps(nan, _mm512_max_ps(v, _mm512_setzero_ps()), v)
+}
+
+/// `e^v`, as the AVX2 `exp_v` (see there for the method and its range).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn exp_v(v: V) -> V {
+    let x = _mm512_max_ps(
+        _mm512_set1_ps(-87.3),
+        _mm512_min_ps(_mm512_set1_ps(88.7), v),
+    );
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
+    let mut p = _mm512_set1_ps(1.0 / 720.0);
+    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let pow2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
+        _mm512_cvtps_epi32(n),
+        _mm512_set1_epi32(127),
+    )));
+    let y = _mm512_mul_ps(p, pow2);
+    let y = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_set1_ps(-87.3)),
+        y,
+        _mm512_setzero_ps(),
+    );
+    let y = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_set1_ps(88.72)),
+        y,
+        _mm512_set1_ps(f32::INFINITY),
+    );
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v), y, v)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn hsum(v: V) -> f32 {
+    _mm512_reduce_add_ps(v)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn hmax(v: V) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    vstore(&mut lanes, v);
+    crate::scalar::max(&lanes)
+}
+
+vector_kernels!("avx512f");
 
 /// Rows of the GEMM micro-tile (broadcast from packed A).
 pub(super) const MR: usize = 12;

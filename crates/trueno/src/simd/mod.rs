@@ -2,28 +2,34 @@
 //!
 //! [`level()`] detects the CPU's features on first use and caches the answer;
 //! each public kernel here matches on that cached level, so detection never runs
-//! inside a loop. CPUs without a supported instruction set run the scalar code.
-//! Softmax has no vector kernel yet (it needs a vectorised `exp`) and runs the
-//! scalar one on every level.
+//! inside a loop. The kernels are written once (`kernels.rs`) over per-ISA
+//! primitives in `avx512.rs`, `avx2.rs` and `neon.rs`; CPUs without a
+//! supported instruction set run the scalar code. `TRUENO_SIMD=avx2` pins the
+//! AVX2 kernels on an AVX-512 machine.
 
 use std::sync::OnceLock;
 
 use crate::scalar;
 
+#[macro_use]
+mod kernels;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod gemm;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 /// The instruction set the SIMD backend uses on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
-    /// x86-64 AVX-512F (with AVX2 and FMA): 16 f32 lanes. The GEMM uses its
-    /// own micro-kernel; the other kernels use the AVX2 ones.
+    /// x86-64 AVX-512F: 16 f32 lanes.
     Avx512,
     /// x86-64 AVX2 with FMA: 8 f32 lanes.
     Avx2Fma,
+    /// aarch64 NEON: 4 f32 lanes (GEMM uses the portable micro-kernel).
+    Neon,
     /// No supported vector extension: the scalar kernels run.
     Scalar,
 }
@@ -34,7 +40,12 @@ pub fn level() -> Level {
     *LEVEL.get_or_init(detect)
 }
 
+#[allow(unreachable_code)]
 fn detect() -> Level {
+    #[cfg(target_arch = "aarch64")]
+    {
+        return Level::Neon;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // TRUENO_SIMD=avx2 pins the AVX2 kernels (for tests and comparisons).
@@ -47,50 +58,157 @@ fn detect() -> Level {
     Level::Scalar
 }
 
-/// Runs `$avx2` when AVX2+FMA was detected, `$fallback` otherwise.
+/// Runs the named kernel of the detected ISA module (`avx512`, `avx2`), or
+/// `$fallback` on CPUs with neither (or `neon` on aarch64).
 macro_rules! dispatch {
-    ($avx2:expr, $fallback:expr) => {
+    ($kernel:ident($($arg:expr),*), $fallback:expr) => {
         match level() {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `level()` returns Avx512 or Avx2Fma only after detecting
-            // AVX2 and FMA on this CPU, which is all the avx2 kernels require.
-            Level::Avx512 | Level::Avx2Fma => unsafe { $avx2 },
+            // SAFETY: `level()` returns Avx512 only after detecting AVX-512F.
+            Level::Avx512 => unsafe { avx512::$kernel($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `level()` returns Avx2Fma only after detecting AVX2 and FMA.
+            Level::Avx2Fma => unsafe { avx2::$kernel($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: NEON is part of the aarch64 baseline.
+            Level::Neon => unsafe { neon::$kernel($($arg),*) },
             _ => $fallback,
         }
     };
 }
 
-/// `out[i] = a[i] + b[i]`; all three slices must have the same length.
-pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
-    assert!(a.len() == out.len() && b.len() == out.len());
-    dispatch!(avx2::add(a, b, out), scalar::add(a, b, out))
+/// Generates a checked public wrapper for an element-wise binary kernel.
+macro_rules! public_binary {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(a: &[f32], b: &[f32], out: &mut [f32]) {
+            assert!(a.len() == out.len() && b.len() == out.len(), concat!(stringify!($name), ": lengths differ"));
+            dispatch!($name(a, b, out), scalar::$name(a, b, out))
+        }
+    };
 }
 
-/// `out[i] = a[i] * b[i]`; all three slices must have the same length.
-pub fn mul(a: &[f32], b: &[f32], out: &mut [f32]) {
-    assert!(a.len() == out.len() && b.len() == out.len());
-    dispatch!(avx2::mul(a, b, out), scalar::mul(a, b, out))
+/// Generates a checked public wrapper for an element-wise unary kernel.
+macro_rules! public_unary {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(x: &[f32], out: &mut [f32]) {
+            assert!(x.len() == out.len(), concat!(stringify!($name), ": lengths differ"));
+            dispatch!($name(x, out), scalar::$name(x, out))
+        }
+    };
 }
 
-/// `out[i] = max(x[i], 0)`, NaN preserved; slices of equal length.
-pub fn relu(x: &[f32], out: &mut [f32]) {
-    assert!(x.len() == out.len());
-    dispatch!(avx2::relu(x, out), scalar::relu(x, out))
+public_binary!(
+    /// `out[i] = a[i] + b[i]`; all three slices of equal length.
+    add
+);
+public_binary!(
+    /// `out[i] = a[i] - b[i]`.
+    sub
+);
+public_binary!(
+    /// `out[i] = a[i] * b[i]`.
+    mul
+);
+public_binary!(
+    /// `out[i] = a[i] / b[i]`.
+    div
+);
+public_unary!(
+    /// `out[i] = max(x[i], 0)`, NaN preserved.
+    relu
+);
+public_unary!(
+    /// `out[i] = e^x[i]` (within 2 ulp; flushes to 0 below −87.3).
+    exp
+);
+public_unary!(
+    /// `out[i] = 1 / (1 + e^−x[i])`.
+    sigmoid
+);
+public_unary!(
+    /// `out[i] = tanh x[i]` (absolute error ≲ 1e-6).
+    tanh
+);
+public_unary!(
+    /// GELU, tanh form (see [`scalar::gelu`]).
+    gelu
+);
+
+/// `out[i] = alpha * x[i]`.
+pub fn scale(alpha: f32, x: &[f32], out: &mut [f32]) {
+    assert!(x.len() == out.len(), "scale: lengths differ");
+    dispatch!(scale(alpha, x, out), scalar::scale(alpha, x, out))
+}
+
+/// `y[i] += alpha * x[i]`.
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    assert!(x.len() == y.len(), "axpy: lengths differ");
+    dispatch!(axpy(alpha, x, y), scalar::axpy(alpha, x, y))
 }
 
 /// Dot product of equal-length slices.
 ///
-/// Sums in 32 independent lanes, then pairwise: the result differs from the
-/// sequential reference by at most about `len · ε · Σ|aᵢbᵢ|` (ε = 2⁻²⁴), and is
-/// usually far closer because each lane's partial sum is short.
+/// Sums in `4·LANES` independent lanes, then pairwise: the result differs from
+/// the sequential reference by at most about `len · ε · Σ|aᵢbᵢ|` (ε = 2⁻²⁴), and
+/// is usually far closer because each lane's partial sum is short.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    assert!(a.len() == b.len());
-    dispatch!(avx2::dot(a, b), scalar::dot(a, b))
+    assert!(a.len() == b.len(), "dot: lengths differ");
+    dispatch!(dot(a, b), scalar::dot(a, b))
 }
 
-/// Sum of all elements, in 32 lanes then pairwise (error bound as for [`dot`]).
+/// Sum of all elements (error bound as for [`dot`], with Σ|aᵢ|).
 pub fn sum(a: &[f32]) -> f32 {
-    dispatch!(avx2::sum(a), a.iter().sum())
+    dispatch!(sum(a), a.iter().sum())
+}
+
+/// Largest element; NaN if any is NaN; −∞ when empty.
+pub fn max(a: &[f32]) -> f32 {
+    dispatch!(max(a), scalar::max(a))
+}
+
+/// Index of the first largest element (a NaN counts as largest); `None` when empty.
+pub fn argmax(a: &[f32]) -> Option<usize> {
+    let m = max(a);
+    a.iter()
+        .position(|&v| if m.is_nan() { v.is_nan() } else { v == m })
+}
+
+/// Euclidean norm. The squares are summed in f32 lanes (bound as for [`dot`]
+/// with Σxᵢ²); inputs beyond ~1e19 in magnitude overflow, as in a naive sum.
+pub fn l2_norm(a: &[f32]) -> f32 {
+    dispatch!(sumsq(a), a.iter().map(|v| v * v).sum::<f32>()).sqrt()
+}
+
+/// Row-wise stable softmax (vector `exp`).
+pub fn softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
+    assert!(
+        x.len() == out.len() && (cols == 0 || x.len().is_multiple_of(cols)),
+        "softmax_rows: bad shape"
+    );
+    if cols == 0 {
+        return;
+    }
+    dispatch!(
+        softmax_rows(x, cols, out),
+        scalar::softmax_rows(x, cols, out)
+    )
+}
+
+/// Row-wise stable log-softmax (vector `exp`).
+pub fn log_softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
+    assert!(
+        x.len() == out.len() && (cols == 0 || x.len().is_multiple_of(cols)),
+        "log_softmax_rows: bad shape"
+    );
+    if cols == 0 {
+        return;
+    }
+    dispatch!(
+        log_softmax_rows(x, cols, out),
+        scalar::log_softmax_rows(x, cols, out)
+    )
 }
 
 /// `y = A x` for row-major `A` of `m × n`.
@@ -107,9 +225,4 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize)
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
     use gemm::Transpose::No;
     gemm::sgemm(No, No, m, n, k, 1.0, a, k.max(1), b, n, 0.0, c, n)
-}
-
-/// Row-wise softmax; the scalar kernel on every level (see the module doc).
-pub fn softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
-    scalar::softmax_rows(x, cols, out)
 }
