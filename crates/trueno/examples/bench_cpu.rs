@@ -181,47 +181,60 @@ fn main() {
         }
     }
 
-    println!("\n| op | elements | GB/s | triad GB/s | ratio |");
-    println!("|---|---:|---:|---:|---:|");
+    // The ratio compares one thread with one thread (a triad loop on one core
+    // is the bandwidth reference); the last column is the same op on two
+    // threads, which it uses above 1M elements.
+    let single = pool(1);
+    println!(
+        "\n| op | elements | GB/s (1 thread) | triad GB/s (1 thread) | ratio | GB/s (2 threads) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     let mut dot_16m = f64::NAN;
     for len in [4 << 10, 256 << 10, 16 << 20] {
         let (x, y) = (data(len, 3), data(len, 4));
         let mut out = vec![0.0f32; len];
         let s = 1.5f32;
-        let triad = gbs(
-            12 * len,
-            median_time(samples, || {
-                for ((o, &b), &c) in out.iter_mut().zip(&x).zip(&y) {
-                    *o = b + s * c;
-                }
-                std::hint::black_box(&out);
-            }),
-        );
-        let dot = gbs(
-            8 * len,
-            median_time(samples, || {
-                std::hint::black_box(simd::dot(&x, &y));
-            }),
-        );
-        let sum = gbs(
-            4 * len,
-            median_time(samples, || {
-                std::hint::black_box(simd::sum(&x));
-            }),
-        );
-        let add = gbs(
-            12 * len,
-            median_time(samples, || {
-                simd::add(&x, &y, &mut out);
-                std::hint::black_box(&out);
-            }),
-        );
+        let triad = single.install(|| {
+            gbs(
+                12 * len,
+                median_time(samples, || {
+                    for ((o, &b), &c) in out.iter_mut().zip(&x).zip(&y) {
+                        *o = b + s * c;
+                    }
+                    std::hint::black_box(&out);
+                }),
+            )
+        });
+        let mut measure = || {
+            let dot = gbs(
+                8 * len,
+                median_time(samples, || {
+                    std::hint::black_box(simd::dot(&x, &y));
+                }),
+            );
+            let sum = gbs(
+                4 * len,
+                median_time(samples, || {
+                    std::hint::black_box(simd::sum(&x));
+                }),
+            );
+            let add = gbs(
+                12 * len,
+                median_time(samples, || {
+                    simd::add(&x, &y, &mut out);
+                    std::hint::black_box(&out);
+                }),
+            );
+            [("dot", dot), ("sum", sum), ("add", add)]
+        };
+        let one = single.install(&mut measure);
+        let two = pool(2).install(&mut measure);
         if len == 16 << 20 {
-            dot_16m = dot / triad;
+            dot_16m = one[0].1 / triad;
         }
-        for (name, v) in [("dot", dot), ("sum", sum), ("add", add)] {
+        for ((name, v), (_, v2)) in one.into_iter().zip(two) {
             println!(
-                "| {name} | {len} | {v:.1} | {triad:.1} | {:.2} |",
+                "| {name} | {len} | {v:.1} | {triad:.1} | {:.2} | {v2:.1} |",
                 v / triad
             );
         }

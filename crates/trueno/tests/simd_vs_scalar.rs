@@ -225,3 +225,32 @@ fn special_values_follow_the_scalar_contract() {
         "stable at large logits: {p:?}"
     );
 }
+
+#[test]
+fn the_parallel_path_matches_too() {
+    // Past PAR_MIN (1M elements) the kernels split across threads.
+    let n = (1 << 20) + 37;
+    let a: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 2001) as f32 / 100.0 - 10.0)
+        .collect();
+    let b: Vec<f32> = a.iter().rev().map(|v| v * 0.5 + 11.0).collect();
+    let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+    scalar::add(&a, &b, &mut want);
+    simd::add(&a, &b, &mut got);
+    assert_eq!(want, got);
+    scalar::relu(&a, &mut want);
+    simd::relu(&a, &mut got);
+    assert_eq!(want, got);
+    let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+    assert!((scalar::dot(&a, &b) - simd::dot(&a, &b)).abs() <= tol(n, mag));
+    let abs_sum: f32 = a.iter().map(|v| v.abs()).sum();
+    assert!((a.iter().sum::<f32>() - simd::sum(&a)).abs() <= tol(n, abs_sum));
+    assert!((scalar::l2_norm(&a) - simd::l2_norm(&a)).abs() <= 1e-5 * scalar::l2_norm(&a));
+    let (m, k) = (1024, 1024); // m·k = PAR_MIN exactly
+    let (mut yw, mut yg) = (vec![0.0; m], vec![0.0; m]);
+    scalar::matvec(&a[..m * k], m, k, &b[..k], &mut yw);
+    simd::matvec(&a[..m * k], m, k, &b[..k], &mut yg);
+    for (w, g) in yw.iter().zip(&yg) {
+        assert!((w - g).abs() <= tol(k, 200.0 * k as f32), "{w} vs {g}");
+    }
+}
