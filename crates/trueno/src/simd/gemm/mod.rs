@@ -159,6 +159,21 @@ pub fn levels() -> Vec<Level> {
     v
 }
 
+/// The operands of one product, as the public functions received them.
+struct Product<'a> {
+    ta: bool,
+    tb: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &'a [f32],
+    lda: usize,
+    b: &'a [f32],
+    ldb: usize,
+    beta: f32,
+}
+
 /// [`sgemm`] with the micro-kernel of a chosen level, which must be one of
 /// [`levels()`] (anything else runs the portable kernel).
 #[allow(clippy::too_many_arguments)]
@@ -183,19 +198,22 @@ pub fn sgemm_on(
     } else {
         Level::Scalar
     };
-    sgemm_with(
+    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
+    run(
         kernel_for(level),
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
+        &Product {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            ldb,
+            beta,
+        },
         c,
         ldc,
     )
@@ -223,41 +241,29 @@ pub fn sgemm(
     c: &mut [f32],
     ldc: usize,
 ) {
-    sgemm_with(
+    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
+    run(
         kernel_for(level()),
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda,
-        b,
-        ldb,
-        beta,
+        &Product {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            ldb,
+            beta,
+        },
         c,
         ldc,
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sgemm_with(
-    kern: Kernel,
-    ta: Transpose,
-    tb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
+fn run(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize) {
+    let (m, n) = (p.m, p.n);
     if m == 0 || n == 0 {
         return;
     }
@@ -265,19 +271,15 @@ fn sgemm_with(
         c.len() >= (m - 1) * ldc + n,
         "C is too short for {m}×{n} at stride {ldc}"
     );
-    if k == 0 || alpha == 0.0 {
+    if p.k == 0 || p.alpha == 0.0 {
         for row in c.chunks_mut(ldc).take(m) {
             for v in &mut row[..n] {
-                *v = if beta == 0.0 { 0.0 } else { beta * *v };
+                *v = if p.beta == 0.0 { 0.0 } else { p.beta * *v };
             }
         }
         return;
     }
-    with_buffer(&PACK_B, |pb| {
-        blocked(
-            kern, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb,
-        )
-    });
+    with_buffer(&PACK_B, |pb| blocked(kern, p, c, ldc, pb));
 }
 
 /// Rows per A block: at most `MC`, a multiple of `mr`, and sized so the
@@ -289,25 +291,20 @@ fn block_rows(m: usize, mr: usize, threads: usize) -> usize {
         .min(MC.next_multiple_of(mr))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn blocked(
-    kern: Kernel,
-    ta: Transpose,
-    tb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-    pb: &mut Vec<f32>,
-) {
-    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
+fn blocked(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize, pb: &mut Vec<f32>) {
+    let Product {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+    } = *p;
     let cptr = CPtr(c.as_mut_ptr());
     let threads = if 2 * m * n * k >= PARALLEL_MIN_FLOPS {
         rayon::current_num_threads()
