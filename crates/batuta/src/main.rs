@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 an error (printed once, with its causes), 2 bad usage.
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,6 +88,22 @@ enum ConfigCommand {
     },
 }
 
+/// `println!` that returns the write error instead of panicking (a closed
+/// pipe, as in `batuta config check | head`, is then a quiet exit).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    };
+}
+
+/// Whether the error is a closed stdout: the reader is gone, nothing to report.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -98,6 +115,7 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("batuta: error: {e:#}");
             ExitCode::FAILURE
@@ -121,8 +139,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::Check { config },
         } => {
             let cfg = Config::load(&config)?;
-            println!("{}: ok", config.display());
-            println!("{:#?}", cfg.serve);
+            say!("{}: ok", config.display())?;
+            say!("{:#?}", cfg.serve)?;
             Ok(())
         }
     }
@@ -146,31 +164,38 @@ fn calibrate(out: Option<PathBuf>, quick: bool, plot: Option<PathBuf>) -> anyhow
         })?;
     bar.finish_and_clear();
     profile.save(&path)?;
-    println!("machine: {}", profile.machine);
-    println!(
+    say!("machine: {}", profile.machine)?;
+    say!(
         "host memory bandwidth: {:.1} GB/s",
         profile.host_bandwidth_gbs
-    );
+    )?;
     if let Some(g) = &profile.gpu {
-        println!(
+        say!(
             "GPU {}: dispatch {:.1} us, host->device {:.1} GB/s, device->host {:.1} GB/s",
-            g.adapter, g.dispatch_us, g.h2d_gbs, g.d2h_gbs
-        );
+            g.adapter,
+            g.dispatch_us,
+            g.h2d_gbs,
+            g.d2h_gbs
+        )?;
     }
-    println!(
+    say!(
         "\n{:<8} {:<8} {:>14} {:>12} {:>10}",
-        "kind", "backend", "FLOPs", "time", "GFLOP/s"
-    );
+        "kind",
+        "backend",
+        "FLOPs",
+        "time",
+        "GFLOP/s"
+    )?;
     for s in &samples {
         let t = s.time.as_secs_f64();
-        println!(
+        say!(
             "{:<8} {:<8} {:>14} {:>9.1} us {:>10.2}",
             s.op.kind().name(),
             s.backend.name(),
             s.op.flops(),
             t * 1e6,
             s.op.flops() as f64 / t / 1e9
-        );
+        )?;
     }
     let selector = BackendSelector::new()
         .with_cost_model(CostModel::Gregg5x)
@@ -178,9 +203,9 @@ fn calibrate(out: Option<PathBuf>, quick: bool, plot: Option<PathBuf>) -> anyhow
     if let Some(plot) = plot {
         batuta::select::plot::crossover_svg(&plot, &samples, &selector)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("plot: {}", plot.display());
+        say!("plot: {}", plot.display())?;
     }
-    println!("profile: {}", path.display());
+    say!("profile: {}", path.display())?;
     Ok(())
 }
 
@@ -246,9 +271,9 @@ fn select(
     }
     let decision = selector.decide(&op, resident);
     if explain {
-        print!("{decision}");
+        write!(std::io::stdout().lock(), "{decision}")?;
     } else {
-        println!("{}", decision.backend);
+        say!("{}", decision.backend)?;
     }
     Ok(())
 }
@@ -269,7 +294,7 @@ fn serve(cfg: &Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", cfg.serve.address))?;
         // The first stdout line is the address, so scripts and tests can find a port-0 server.
-        println!("batuta listening on http://{}", listener.local_addr()?);
+        say!("batuta listening on http://{}", listener.local_addr()?)?;
         batuta::http::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("shut down after finishing admitted requests");
         Ok(())

@@ -234,7 +234,7 @@ pub fn apply(
     let edits = edits(ws, plan, week)?;
     if dry_run {
         for (path, (old, new)) in &edits {
-            print!("{}", diff(path, old, new));
+            super::out(diff(path, old, new))?;
         }
         return Ok(());
     }
@@ -244,7 +244,7 @@ pub fn apply(
         .collect();
     write_all(&files)?;
     for (path, _) in &files {
-        println!("updated {}", path.display());
+        super::out(format_args!("updated {}\n", path.display()))?;
     }
     Ok(())
 }

@@ -28,6 +28,14 @@ use chrono::NaiveDate;
 use bump::Level;
 use calendar::Calendar;
 
+/// Writes to stdout, returning the error (a closed pipe, as in
+/// `cargo xtask release-plan | head`, ends the command quietly) instead of
+/// panicking as `print!` does.
+pub(crate) fn out(text: impl std::fmt::Display) -> std::io::Result<()> {
+    use std::io::Write;
+    write!(std::io::stdout().lock(), "{text}")
+}
+
 /// Arguments of `cargo xtask release-plan`.
 #[derive(Debug, Default, clap::Args)]
 pub struct Args {
@@ -149,7 +157,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         apply::apply(&ws, &plan, args.week, args.dry_run)?;
     }
     if !args.write && !args.apply {
-        print!("{}", render::render(&plan, &ws, args.format));
+        out(render::render(&plan, &ws, args.format))?;
     }
     Ok(())
 }

@@ -65,7 +65,10 @@ pub fn check(cal: &Calendar, plan: &Plan, ws: &Workspace, path: &Path) -> anyhow
         }
     }
     if diffs.is_empty() {
-        println!("{}: [schedule] matches the plan", path.display());
+        super::out(format_args!(
+            "{}: [schedule] matches the plan\n",
+            path.display()
+        ))?;
         Ok(())
     } else {
         bail!(
@@ -108,12 +111,12 @@ pub fn write(path: &Path, plan: &Plan, ws: &Workspace, dry_run: bool) -> anyhow:
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let new = updated(&src, plan, ws)?;
     if dry_run {
-        print!("{}", super::apply::diff(path, &src, &new));
+        super::out(super::apply::diff(path, &src, &new))?;
         return Ok(());
     }
     if new != src {
         super::apply::write_all(&[(path.to_owned(), new)])?;
     }
-    println!("wrote [schedule] to {}", path.display());
+    super::out(format_args!("wrote [schedule] to {}\n", path.display()))?;
     Ok(())
 }
