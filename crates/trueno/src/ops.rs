@@ -26,6 +26,25 @@ fn check(
     }
 }
 
+/// Checks `x` as rows of `cols` values and `out` of the same length;
+/// `Ok(false)` when there is nothing to compute (no columns, no values).
+fn check_rows(op: &'static str, x: &[f32], cols: usize, out: &[f32]) -> Result<bool, TruenoError> {
+    check(op, "out", x.len(), out.len())?;
+    if cols == 0 {
+        check(op, "x", 0, x.len())?;
+        return Ok(false);
+    }
+    if !x.len().is_multiple_of(cols) {
+        return Err(TruenoError::ShapeMismatch {
+            op,
+            operand: "x",
+            expected: x.len().next_multiple_of(cols),
+            actual: x.len(),
+        });
+    }
+    Ok(true)
+}
+
 fn product(op: &'static str, a: usize, b: usize) -> Result<usize, TruenoError> {
     a.checked_mul(b).ok_or(TruenoError::ShapeOverflow { op })
 }
@@ -235,17 +254,8 @@ pub fn log_softmax_rows(
     cols: usize,
     out: &mut [f32],
 ) -> Result<(), TruenoError> {
-    check("log_softmax_rows", "out", x.len(), out.len())?;
-    if cols == 0 {
-        return check("log_softmax_rows", "x", 0, x.len());
-    }
-    if !x.len().is_multiple_of(cols) {
-        return Err(TruenoError::ShapeMismatch {
-            op: "log_softmax_rows",
-            operand: "x",
-            expected: x.len().next_multiple_of(cols),
-            actual: x.len(),
-        });
+    if !check_rows("log_softmax_rows", x, cols, out)? {
+        return Ok(());
     }
     match target(backend)? {
         Target::Scalar => scalar::log_softmax_rows(x, cols, out),
@@ -373,17 +383,8 @@ pub fn softmax_rows(
     cols: usize,
     out: &mut [f32],
 ) -> Result<(), TruenoError> {
-    check("softmax_rows", "out", x.len(), out.len())?;
-    if cols == 0 {
-        return check("softmax_rows", "x", 0, x.len());
-    }
-    if !x.len().is_multiple_of(cols) {
-        return Err(TruenoError::ShapeMismatch {
-            op: "softmax_rows",
-            operand: "x",
-            expected: x.len().next_multiple_of(cols),
-            actual: x.len(),
-        });
+    if !check_rows("softmax_rows", x, cols, out)? {
+        return Ok(());
     }
     match target(backend)? {
         Target::Scalar => scalar::softmax_rows(x, cols, out),
