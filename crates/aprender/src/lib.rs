@@ -21,8 +21,10 @@
 
 mod error;
 mod format;
+mod gpu;
 mod mlp;
 
 pub use error::{AprenderError, FileProblem};
 pub use format::FORMAT_VERSION;
+pub use gpu::GpuMlp;
 pub use mlp::{Dense, Mlp};

@@ -9,15 +9,45 @@
 //! among a batch's requests by rows, so per-request accounting (batuta's GPU
 //! budget) adds up to the time the backend was really busy.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use aprender::{AprenderError, GpuMlp, Mlp};
 use crossbeam_channel::Receiver;
+use trueno::Backend;
+use trueno::gpu::GpuContext;
 
 use crate::EngineError;
 use crate::engine::{InferenceOutput, Job, Reply};
 use crate::queue::BackendQueue;
+
+/// Device-resident weights of the models a GPU worker has served.
+struct ResidentModels {
+    ctx: &'static GpuContext,
+    /// Keyed by the model's address; the `Weak` tells a live model from a
+    /// dropped one whose address was reused.
+    models: HashMap<usize, (Weak<Mlp>, GpuMlp)>,
+}
+
+impl ResidentModels {
+    fn predict(
+        &mut self,
+        model: &Arc<Mlp>,
+        x: &[f32],
+        rows: usize,
+    ) -> Result<Vec<f32>, AprenderError> {
+        self.models.retain(|_, (weak, _)| weak.strong_count() > 0);
+        // After the purge, an entry at a live model's address is that model.
+        let key = Arc::as_ptr(model) as usize;
+        if !self.models.contains_key(&key) {
+            let uploaded = model.upload(self.ctx)?;
+            self.models.insert(key, (Arc::downgrade(model), uploaded));
+        }
+        self.models[&key].1.predict(self.ctx, x, rows)
+    }
+}
 
 /// Runs until the queue's sender is dropped.
 pub(crate) fn work(
@@ -26,6 +56,13 @@ pub(crate) fn work(
     (max_rows, max_delay): (usize, Duration),
 ) {
     let backend = queue.backend();
+    let mut resident = match backend {
+        Backend::Gpu => GpuContext::shared().ok().map(|ctx| ResidentModels {
+            ctx,
+            models: HashMap::new(),
+        }),
+        _ => None,
+    };
     let mut carry: Option<Job> = None;
     loop {
         let first = match carry.take() {
@@ -60,24 +97,28 @@ pub(crate) fn work(
                 break;
             }
         }
-        run(batch, rows, &queue);
+        run(batch, rows, &queue, resident.as_mut());
     }
 }
 
 /// One forward pass over every request of the batch, answered per request.
-fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue) {
+fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut ResidentModels>) {
     let backend = queue.backend();
     let model = Arc::clone(&batch[0].model);
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
+        let forward = |x: &[f32], rows: usize| match resident {
+            Some(r) => r.predict(&model, x, rows),
+            None => model.predict(backend, x, rows),
+        };
         if let [only] = batch.as_slice() {
-            return model.predict(backend, &only.input.data, only.input.rows);
+            return forward(&only.input.data, only.input.rows);
         }
         let mut data = Vec::with_capacity(rows * model.n_features());
         for job in &batch {
             data.extend_from_slice(&job.input.data);
         }
-        model.predict(backend, &data, rows)
+        forward(&data, rows)
     }));
     let busy = start.elapsed();
     queue.record_service(busy);

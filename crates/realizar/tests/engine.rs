@@ -237,3 +237,38 @@ fn batches_respect_the_row_limit_and_skip_cancelled_requests() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+#[test]
+fn gpu_workers_keep_weights_resident_and_follow_replacements() {
+    if !Backend::Gpu.is_available() {
+        assert!(
+            std::env::var("TRUENO_REQUIRE_GPU").as_deref() != Ok("1"),
+            "TRUENO_REQUIRE_GPU=1 but the GPU backend is unavailable"
+        );
+        eprintln!(
+            "skipping: no GPU backend (a software adapter needs TRUENO_ALLOW_SOFTWARE_GPU=1)"
+        );
+        return;
+    }
+    let e = Engine::new(&[BackendConfig::new(Backend::Gpu, 8, 1)
+        .with_batching(64, std::time::Duration::from_millis(5))])
+    .unwrap();
+    let first = Arc::new(Mlp::random(&[6, 10, 4], 1).unwrap());
+    e.insert_model("m", first.clone());
+    let inp = input("m", 5, 6);
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    let want = first.predict(Backend::Scalar, &inp.data, 5).unwrap();
+    for _ in 0..3 {
+        let out = e.submit(Backend::Gpu, inp.clone()).unwrap().wait().unwrap();
+        assert!(close(&out.data, &want), "GPU result differs from the CPU");
+    }
+    // A replaced model is served with its own weights, not the cached ones.
+    let second = Arc::new(Mlp::random(&[6, 10, 4], 2).unwrap());
+    e.insert_model("m", second.clone());
+    let out = e.submit(Backend::Gpu, inp.clone()).unwrap().wait().unwrap();
+    assert!(close(
+        &out.data,
+        &second.predict(Backend::Scalar, &inp.data, 5).unwrap()
+    ));
+    assert!(!close(&out.data, &want), "still serving the old weights");
+}
