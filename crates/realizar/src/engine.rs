@@ -89,6 +89,7 @@ pub(crate) struct Job {
     pub(crate) input: InferenceInput,
     pub(crate) reply: oneshot::Sender<Reply>,
     pub(crate) slot: Slot,
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 /// A submitted request's result, to `.await` or [`wait`](Pending::wait) on.
@@ -229,6 +230,18 @@ impl Engine {
     /// The model and input shape are checked first, so a bad request never
     /// occupies a slot.
     pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
+        self.submit_by(backend, input, None)
+    }
+
+    /// As [`submit`](Self::submit), with a deadline: a request still queued
+    /// when it passes is answered [`EngineError::DeadlineExceeded`] and never
+    /// computed.
+    pub fn submit_by(
+        &self,
+        backend: Backend,
+        input: InferenceInput,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Pending, EngineError> {
         let model = self
             .model(&input.model)
             .ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
@@ -255,6 +268,7 @@ impl Engine {
             input,
             reply,
             slot,
+            deadline,
         };
         // The channel is unbounded; the slot is the bound. Send fails only if
         // every worker is gone, in which case the slot drops with the job.

@@ -17,6 +17,12 @@ pub enum EngineError {
         /// Its capacity.
         capacity: usize,
     },
+    /// The request's deadline passed before a worker could start it; it was not computed.
+    #[error("the request's deadline passed while it waited in the {backend} queue")]
+    DeadlineExceeded {
+        /// The backend whose queue it waited in.
+        backend: Backend,
+    },
     /// The engine has no worker pool for this backend.
     #[error("backend `{0}` is not configured in this engine")]
     BackendNotConfigured(Backend),

@@ -15,6 +15,8 @@ use trueno::Backend;
 
 /// Weight of the newest observation in the service-time average.
 const EWMA_ALPHA: f64 = 0.2;
+/// Service times kept for percentiles.
+const RECENT: usize = 512;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -22,6 +24,8 @@ pub(crate) struct Shared {
     capacity: usize,
     /// Mean service time in seconds (EWMA) and completed count.
     service: Mutex<(f64, u64)>,
+    /// The last `RECENT` service times, oldest first.
+    recent: Mutex<std::collections::VecDeque<Duration>>,
 }
 
 /// A reserved place in a backend's queue; dropping it frees the place.
@@ -48,6 +52,7 @@ impl BackendQueue {
             depth: AtomicUsize::new(0),
             capacity,
             service: Mutex::new((0.0, 0)),
+            recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
         };
         BackendQueue {
             backend,
@@ -87,6 +92,25 @@ impl BackendQueue {
         (n > 0).then(|| Duration::from_secs_f64(mean))
     }
 
+    /// The `q`-quantile (0–1) of the last 512 service times, or `None` before
+    /// the first request finished.
+    pub fn service_percentile(&self, q: f64) -> Option<Duration> {
+        let mut v: Vec<Duration> = self
+            .shared
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let rank = ((v.len() as f64 * q.clamp(0.0, 1.0)).ceil() as usize).clamp(1, v.len());
+        Some(v[rank - 1])
+    }
+
     /// How long the requests now admitted should take to drain.
     pub fn expected_drain_time(&self) -> Duration {
         let mean = self.mean_service_time().unwrap_or_default();
@@ -117,6 +141,12 @@ impl BackendQueue {
             g.0 + EWMA_ALPHA * (t - g.0)
         };
         g.1 += 1;
+        drop(g);
+        let mut recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(took);
     }
 }
 
@@ -149,6 +179,23 @@ mod tests {
         });
         assert_eq!(held.len(), 5);
         assert_eq!(q.queue_depth(), 5);
+    }
+
+    #[test]
+    fn service_time_percentiles_over_a_sliding_sample() {
+        let q = BackendQueue::new(Backend::Simd, 1, 1);
+        assert_eq!(q.service_percentile(0.5), None);
+        for ms in 1..=100 {
+            q.record_service(Duration::from_millis(ms));
+        }
+        assert_eq!(q.service_percentile(0.5), Some(Duration::from_millis(50)));
+        assert_eq!(q.service_percentile(0.99), Some(Duration::from_millis(99)));
+        assert_eq!(q.service_percentile(1.0), Some(Duration::from_millis(100)));
+        // Only the last 512 count.
+        for _ in 0..512 {
+            q.record_service(Duration::from_millis(7));
+        }
+        assert_eq!(q.service_percentile(0.99), Some(Duration::from_millis(7)));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! A batch closes when the next request would take it past `max_batch_size`
 //! rows, when `max_batch_delay` has passed since its first request, or when
 //! the next request is for another model (that one starts the next batch). A
-//! request whose caller has gone is dropped unrun. Backend time is shared
+//! request whose caller has gone is dropped unrun; one whose deadline has
+//! passed is answered with a timeout error, unrun. Backend time is shared
 //! among a batch's requests by rows, so per-request accounting (batuta's GPU
 //! budget) adds up to the time the backend was really busy.
 
@@ -49,6 +50,22 @@ impl ResidentModels {
     }
 }
 
+/// Answers a job that cannot run: its caller left (nothing to say) or its
+/// deadline passed. Returns the job if it should run.
+fn runnable(job: Job, backend: Backend) -> Option<Job> {
+    if job.reply.is_closed() {
+        tracing::debug!(%backend, model = %job.input.model, "caller gave up; skipping");
+        return None;
+    }
+    if job.deadline.is_some_and(|d| Instant::now() >= d) {
+        let _ = job
+            .reply
+            .send(Err(EngineError::DeadlineExceeded { backend }));
+        return None;
+    }
+    Some(job)
+}
+
 /// Runs until the queue's sender is dropped.
 pub(crate) fn work(
     rx: Receiver<Job>,
@@ -72,10 +89,9 @@ pub(crate) fn work(
                 Err(_) => return,
             },
         };
-        if first.reply.is_closed() {
-            tracing::debug!(%backend, model = %first.input.model, "caller gave up; skipping");
+        let Some(first) = runnable(first, backend) else {
             continue;
-        }
+        };
         let mut batch = vec![first];
         let mut rows = batch[0].input.rows;
         let deadline = Instant::now() + max_delay;
@@ -86,9 +102,9 @@ pub(crate) fn work(
                 rx.recv_deadline(deadline).ok()
             };
             let Some(job) = next else { break };
-            if job.reply.is_closed() {
+            let Some(job) = runnable(job, backend) else {
                 continue;
-            }
+            };
             if Arc::ptr_eq(&job.model, &batch[0].model) && rows + job.input.rows <= max_rows {
                 rows += job.input.rows;
                 batch.push(job);

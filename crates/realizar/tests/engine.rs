@@ -272,3 +272,42 @@ fn gpu_workers_keep_weights_resident_and_follow_replacements() {
     ));
     assert!(!close(&out.data, &want), "still serving the old weights");
 }
+
+#[test]
+fn a_request_past_its_deadline_is_answered_but_not_computed() {
+    let e = engine(8);
+    e.insert_model(
+        "big",
+        Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()),
+    );
+    // Occupy the single SIMD worker, then queue a request whose deadline has passed by the time it is taken.
+    let busy = e.submit(Backend::Simd, input("big", 64, 256)).unwrap();
+    let late = e
+        .submit_by(
+            Backend::Simd,
+            input("big", 64, 256),
+            Some(std::time::Instant::now()),
+        )
+        .unwrap();
+    let err = late.wait().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::DeadlineExceeded {
+                backend: Backend::Simd
+            }
+        ),
+        "{err}"
+    );
+    busy.wait().unwrap();
+    let q = e.queue(Backend::Simd).unwrap();
+    assert_eq!(q.queue_depth(), 0, "the late request's slot is free");
+    // Only the computed request was timed.
+    assert!(q.service_percentile(0.5).is_some());
+    let on_time = e.submit_by(
+        Backend::Simd,
+        input("big", 1, 256),
+        Some(std::time::Instant::now() + std::time::Duration::from_secs(60)),
+    );
+    assert_eq!(on_time.unwrap().wait().unwrap().rows, 1);
+}
