@@ -227,8 +227,8 @@ impl Engine {
 
     /// Admits a request to `backend`'s queue, or says why not; never blocks.
     ///
-    /// The model and input shape are checked first, so a bad request never
-    /// occupies a slot.
+    /// The model, the input shape and the values (all finite) are checked
+    /// first, so a bad request never occupies a slot.
     pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
         self.submit_by(backend, input, None)
     }
@@ -253,6 +253,12 @@ impl Engine {
                 features,
             }
             .into());
+        }
+        if let Some(index) = input.data.iter().position(|v| !v.is_finite()) {
+            return Err(EngineError::NonFiniteInput {
+                index,
+                value: input.data[index],
+            });
         }
         let pool = self
             .pools

@@ -23,6 +23,14 @@ pub enum EngineError {
         /// The backend whose queue it waited in.
         backend: Backend,
     },
+    /// An input value is NaN or infinite.
+    #[error("input value {index} is not finite ({value})")]
+    NonFiniteInput {
+        /// Flat index of the first such value.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// The engine has no worker pool for this backend.
     #[error("backend `{0}` is not configured in this engine")]
     BackendNotConfigured(Backend),

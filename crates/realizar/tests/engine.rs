@@ -311,3 +311,46 @@ fn a_request_past_its_deadline_is_answered_but_not_computed() {
     );
     assert_eq!(on_time.unwrap().wait().unwrap().rows, 1);
 }
+
+#[test]
+fn non_finite_inputs_are_refused_by_name() {
+    let e = engine(2);
+    e.insert_model("m", Arc::new(Mlp::random(&[3, 2], 1).unwrap()));
+    let bad = InferenceInput {
+        model: "m".into(),
+        rows: 1,
+        data: vec![1.0, f32::NAN, 2.0].into(),
+    };
+    let err = e.submit(Backend::Simd, bad).unwrap_err();
+    assert_eq!(err.to_string(), "input value 1 is not finite (NaN)");
+    assert_eq!(e.queue(Backend::Simd).unwrap().queue_depth(), 0);
+}
+
+#[test]
+fn the_queue_bound_is_exact_with_a_held_worker() {
+    // A worker held on a long request: capacity 4 admits exactly 3 more, and
+    // every further submission is refused — an exact count, not a range.
+    let e = Engine::new(&[BackendConfig::new(Backend::Scalar, 4, 1)]).unwrap();
+    e.insert_model(
+        "big",
+        Arc::new(Mlp::random(&[256, 1024, 1024, 10], 5).unwrap()),
+    );
+    e.insert_model("small", Arc::new(Mlp::random(&[4, 2], 5).unwrap()));
+    // The scalar backend needs well over a second for 256 rows here: the flood
+    // below (microseconds) finishes long before.
+    let held = e.submit(Backend::Scalar, input("big", 256, 256)).unwrap();
+    let mut admitted = Vec::new();
+    let mut full = 0;
+    for _ in 0..100 {
+        match e.submit(Backend::Scalar, input("small", 1, 4)) {
+            Ok(p) => admitted.push(p),
+            Err(EngineError::QueueFull { capacity: 4, .. }) => full += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!((admitted.len(), full), (3, 97));
+    held.wait().unwrap();
+    for p in admitted {
+        p.wait().unwrap();
+    }
+}

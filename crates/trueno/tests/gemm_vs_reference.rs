@@ -68,3 +68,33 @@ fn every_level_is_exercised_here() {
     eprintln!("GEMM levels on this CPU: {levels:?}");
     assert!(levels.contains(&trueno::simd::Level::Scalar));
 }
+
+proptest! {
+    /// Tiny m without transposes takes the unpacked path: same results.
+    #[test]
+    fn small_m_matches_the_naive_product(m in 0usize..6, n in 0usize..70, k in 0usize..300, pad in 0usize..3, salt in any::<u32>()) {
+        let (lda, ldb, ldc) = (k + pad, n + pad, n + pad);
+        let a: Vec<f32> = (0..m * lda).map(|i| value(i, salt)).collect();
+        let b: Vec<f32> = (0..k * ldb).map(|i| value(i, salt ^ 0x5555)).collect();
+        let c0: Vec<f32> = (0..m * ldc).map(|i| value(i, salt ^ 0xAAAA)).collect();
+        let mut c = c0.clone();
+        gemm::sgemm(Transpose::No, Transpose::No, m, n, k, 1.5, &a, lda.max(1), &b, ldb.max(1), 0.5, &mut c, ldc.max(1));
+        for i in 0..m {
+            for j in 0..ldc {
+                if j >= n {
+                    prop_assert_eq!(c[i * ldc + j].to_bits(), c0[i * ldc + j].to_bits());
+                    continue;
+                }
+                let (mut sum, mut mag) = (0.0f64, 0.0f64);
+                for p in 0..k {
+                    let t = a[i * lda + p] as f64 * b[p * ldb + j] as f64;
+                    sum += t;
+                    mag += t.abs();
+                }
+                let want = 1.5 * sum + 0.5 * c0[i * ldc + j] as f64;
+                let tol = (k as f64 + 2.0) * f32::EPSILON as f64 * (1.5 * mag + c0[i * ldc + j].abs() as f64) + 1e-6;
+                prop_assert!((c[i * ldc + j] as f64 - want).abs() <= tol);
+            }
+        }
+    }
+}

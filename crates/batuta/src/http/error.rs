@@ -50,6 +50,7 @@ impl From<EngineError> for AppError {
         match e {
             EngineError::UnknownModel(name) => AppError::unknown_model(&name),
             EngineError::Model(m) => AppError::BadRequest(m.to_string()),
+            e @ EngineError::NonFiniteInput { .. } => AppError::BadRequest(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -279,7 +279,37 @@ fn run(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize) {
         }
         return;
     }
+    if m <= SMALL_M && !p.ta && !p.tb {
+        return small_m(p, c, ldc);
+    }
     with_buffer(&PACK_B, |pb| blocked(kern, p, c, ldc, pb));
+}
+
+/// At most this many rows skip packing (a model's forward pass on a handful
+/// of rows): packing B would copy all of it to use each value once or twice.
+const SMALL_M: usize = 4;
+
+/// Each row of C as a sum of scaled rows of B (SIMD axpy over contiguous
+/// rows), for tiny m with untransposed operands: no packing, B read once per row.
+fn small_m(p: &Product<'_>, c: &mut [f32], ldc: usize) {
+    for (i, row) in c.chunks_mut(ldc).take(p.m).enumerate() {
+        let row = &mut row[..p.n];
+        if p.beta == 0.0 {
+            row.fill(0.0);
+        } else if p.beta != 1.0 {
+            for v in row.iter_mut() {
+                *v *= p.beta;
+            }
+        }
+        for kk in 0..p.k {
+            // No skipping of zero factors: 0 · NaN must stay NaN, as in the blocked path.
+            super::axpy(
+                p.alpha * p.a[i * p.lda + kk],
+                &p.b[kk * p.ldb..kk * p.ldb + p.n],
+                row,
+            );
+        }
+    }
 }
 
 /// Rows per A block: at most `MC`, a multiple of `mr`, and sized so the
