@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use batuta::select::calibrate::{self, KINDS, Options};
+use batuta::select::calibrate::{self, Options};
 use batuta::select::{BackendSelector, CostModel};
 use trueno::{Backend, Op, OpKind};
 
@@ -55,7 +55,7 @@ fn main() {
     let (mut sum_fast, mut sum_cal, mut sum_gregg, mut sum_thr) = (0.0, 0.0, 0.0, 0.0);
     println!("\n| op | FLOPs | fastest | calibrated | gregg5x | thresholds | times (us) |");
     println!("|---|---:|---|---|---|---|---|");
-    for kind in KINDS {
+    for kind in OpKind::ALL {
         let grid = calibrate::steps(kind, false);
         for s in grid
             .iter()

@@ -325,47 +325,31 @@ pub fn sgemm(
     need(ar, ac, lda, "a", a.len())?;
     need(br, bc, ldb, "b", b.len())?;
     need(m, n, ldc, "c", c.len())?;
-    match target(backend)? {
-        Target::Scalar => {
-            let portable = crate::simd::Level::Scalar;
-            crate::simd::gemm::sgemm_on(
-                portable,
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                alpha,
-                a,
-                lda.max(1),
-                b,
-                ldb.max(1),
-                beta,
-                c,
-                ldc.max(1),
-            )
-        }
-        Target::Simd => crate::simd::gemm::sgemm(
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda.max(1),
-            b,
-            ldb.max(1),
-            beta,
-            c,
-            ldc.max(1),
-        ),
+    let level = match target(backend)? {
+        Target::Scalar => crate::simd::Level::Scalar, // the portable micro-kernel
+        Target::Simd => crate::simd::level(),
         Target::Gpu(_) => {
             return Err(no_gpu(
                 "`sgemm` with transposes and beta runs on CPU backends",
             ));
         }
-    }
+    };
+    crate::simd::gemm::sgemm_on(
+        level,
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda.max(1),
+        b,
+        ldb.max(1),
+        beta,
+        c,
+        ldc.max(1),
+    );
     Ok(())
 }
 

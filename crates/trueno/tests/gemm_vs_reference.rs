@@ -62,13 +62,6 @@ proptest! {
     }
 }
 
-#[test]
-fn every_level_is_exercised_here() {
-    let levels = gemm::levels();
-    eprintln!("GEMM levels on this CPU: {levels:?}");
-    assert!(levels.contains(&trueno::simd::Level::Scalar));
-}
-
 proptest! {
     /// Tiny m without transposes takes the unpacked path: same results.
     #[test]

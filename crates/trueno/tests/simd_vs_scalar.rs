@@ -99,12 +99,6 @@ fn nan_and_inf_propagate() {
     assert!(simd::dot(&a, &[1.0; 9]).is_nan());
 }
 
-#[test]
-fn reports_its_level() {
-    // Whatever the CPU, the level is detected once and stays the same.
-    assert_eq!(simd::level(), simd::level());
-}
-
 /// Values spread over several orders of magnitude, both signs.
 fn wide(max: usize) -> impl Strategy<Value = (Vec<f32>, usize)> {
     (0usize..max, 0usize..4)

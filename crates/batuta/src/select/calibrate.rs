@@ -21,9 +21,6 @@ pub struct Options {
     pub quick: bool,
 }
 
-/// The op kinds calibrated: all of them.
-pub const KINDS: [OpKind; 6] = OpKind::ALL;
-
 /// A curve stops growing once its next size is predicted (by linear scaling
 /// from the last one) to take longer than this.
 const BUDGET: Duration = Duration::from_millis(500);
@@ -252,7 +249,7 @@ pub fn calibrate(
         .collect();
     let total = 2
         + usize::from(gpu.is_some())
-        + KINDS
+        + OpKind::ALL
             .iter()
             .map(|k| steps(*k, opts.quick).len())
             .sum::<usize>()
@@ -306,7 +303,7 @@ pub fn calibrate(
         ops: Default::default(),
     };
     let mut all = Vec::new();
-    for kind in KINDS {
+    for kind in OpKind::ALL {
         for &backend in &backends {
             let mut curve = Curve::default();
             let mut last: Option<(f64, Duration)> = None;

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use trueno::{Backend, OpKind};
 
 use super::BackendSelector;
-use super::calibrate::{KINDS, Sample};
+use super::calibrate::Sample;
 
 fn color(b: Backend) -> RGBColor {
     match b {
@@ -30,7 +30,7 @@ pub fn crossover_svg(
     let root = SVGBackend::new(path, (1500, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let panels = root.split_evenly((2, 3));
-    for (kind, area) in KINDS.iter().zip(panels.iter()) {
+    for (kind, area) in OpKind::ALL.iter().zip(panels.iter()) {
         panel(area, *kind, samples, selector).map_err(|e| format!("{kind}: {e}"))?;
     }
     root.present().map_err(|e| e.to_string())
@@ -151,7 +151,7 @@ mod tests {
             ops: Default::default(),
         };
         let mut samples = Vec::new();
-        for kind in KINDS {
+        for kind in OpKind::ALL {
             for (b, gflops) in [
                 (Backend::Scalar, 1.0),
                 (Backend::Simd, 4.0),
@@ -185,7 +185,7 @@ mod tests {
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(svg.starts_with("<svg"));
-        for kind in KINDS {
+        for kind in OpKind::ALL {
             assert!(
                 svg.contains(&format!("{kind}: time vs work")),
                 "{kind} panel missing"
