@@ -46,3 +46,10 @@ fn bias_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let i = index(wid, lid, nwg);
     if (i < p.n) { out[i] = a[i] + b[i % p.cols]; }
 }
+
+@compute @workgroup_size(256)
+fn tanh_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+            @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(wid, lid, nwg);
+    if (i < p.n) { out[i] = tanh(a[i]); }
+}

@@ -21,6 +21,32 @@ pub enum AprenderError {
         /// Features the model takes per row.
         features: usize,
     },
+    /// Features or targets a model cannot learn from or predict on.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A hyper-parameter is out of its range.
+    #[error("invalid parameter `{name}` = {value}: {why}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What the parameter allows.
+        why: &'static str,
+    },
+    /// `predict`, `score` or `save` was called before `fit`.
+    #[error("{0} is not fitted yet: call fit first")]
+    NotFitted(&'static str),
+    /// A data file is malformed.
+    #[error("{origin}:{line}: {problem}")]
+    Data {
+        /// The file.
+        origin: String,
+        /// 1-based line of the problem (0 when it concerns the whole file).
+        line: u64,
+        /// What is wrong.
+        problem: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -60,7 +86,7 @@ pub enum FileProblem {
         /// What the file says.
         found: String,
         /// What this loader reads.
-        expected: &'static str,
+        expected: String,
     },
     /// The format version is not one this build reads.
     #[error("format version `{found}` is not supported (this build reads version {supported})")]
@@ -70,9 +96,16 @@ pub enum FileProblem {
         /// The version this build reads.
         supported: u32,
     },
-    /// The `layers` metadata is malformed.
-    #[error("metadata `layers` = `{0}` is not a list of at least two positive sizes")]
-    BadLayers(String),
+    /// A metadata value is malformed.
+    #[error("metadata `{key}` = `{value}` is invalid: {why}")]
+    BadMetadata {
+        /// The metadata key.
+        key: &'static str,
+        /// Its value (shortened).
+        value: String,
+        /// What it should be.
+        why: &'static str,
+    },
     /// A tensor the architecture needs is absent.
     #[error("tensor `{0}` is missing")]
     MissingTensor(String),
@@ -96,6 +129,16 @@ pub enum FileProblem {
         found: Vec<usize>,
         /// The shape the architecture needs.
         expected: Vec<usize>,
+    },
+    /// A value is outside what the model allows.
+    #[error("tensor `{name}` holds an invalid value at index {index}: {why}")]
+    BadValue {
+        /// Tensor name.
+        name: String,
+        /// Flat index of the first bad value.
+        index: usize,
+        /// What the values must be.
+        why: &'static str,
     },
     /// A weight is NaN or infinite.
     #[error("tensor `{name}` holds a non-finite value at index {index}")]

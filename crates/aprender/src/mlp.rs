@@ -1,9 +1,60 @@
-//! The multi-layer perceptron: dense layers with ReLU between them and softmax at the end.
+//! The multi-layer perceptron network: dense layers, ReLU or tanh between
+//! them, softmax (classifier) or identity (regressor) at the end.
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use trueno::{Backend, ops};
 
-use crate::AprenderError;
+use crate::{AprenderError, ModelMeta};
+
+/// The non-linearity between hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `max(0, x)`.
+    Relu,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+/// What the last layer's values mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Class probabilities (a classifier).
+    Softmax,
+    /// The values themselves (a regressor).
+    Identity,
+}
+
+impl Activation {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+
+    /// Applies the activation to `z` on `backend`.
+    pub(crate) fn apply(
+        self,
+        backend: Backend,
+        z: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), AprenderError> {
+        match self {
+            Activation::Relu => ops::relu(backend, z, out)?,
+            Activation::Tanh => ops::tanh(backend, z, out)?,
+        }
+        Ok(())
+    }
+}
+
+impl Output {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Output::Softmax => "softmax",
+            Output::Identity => "identity",
+        }
+    }
+}
 
 /// One fully connected layer: `y = x W + b`, with `W` stored row-major as
 /// `inputs × outputs` so a batch multiplies as one `(rows × inputs) · W` matmul.
@@ -62,15 +113,29 @@ impl Dense {
     }
 }
 
-/// A classifier MLP: `softmax(relu(relu(x W₁ + b₁) W₂ + b₂) … Wₙ + bₙ)`.
+/// A trained network: `out(act(act(x W₁ + b₁) W₂ + b₂) … Wₙ + bₙ)`, with the
+/// input scaling and names in its [`ModelMeta`]. [`crate::MlpClassifier`] and
+/// [`crate::MlpRegressor`] train one; realizar serves one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     layers: Vec<Dense>,
+    pub(crate) hidden: Activation,
+    pub(crate) output: Output,
+    pub(crate) meta: ModelMeta,
 }
 
 impl Mlp {
-    /// Chains layers, checking each one's inputs match the previous outputs.
+    /// A ReLU/softmax classifier of the given layers, with placeholder names.
     pub fn from_layers(layers: Vec<Dense>) -> Result<Mlp, AprenderError> {
+        Mlp::build(layers, Activation::Relu, Output::Softmax)
+    }
+
+    /// Chains layers, checking each one's inputs match the previous outputs.
+    pub fn build(
+        layers: Vec<Dense>,
+        hidden: Activation,
+        output: Output,
+    ) -> Result<Mlp, AprenderError> {
         if layers.is_empty() {
             return Err(AprenderError::Architecture(
                 "an MLP needs at least one layer".into(),
@@ -86,7 +151,19 @@ impl Mlp {
                 )));
             }
         }
-        Ok(Mlp { layers })
+        let features = layers[0].inputs;
+        let outputs = layers[layers.len() - 1].outputs;
+        let classes = if output == Output::Softmax {
+            outputs
+        } else {
+            0
+        };
+        Ok(Mlp {
+            layers,
+            hidden,
+            output,
+            meta: ModelMeta::unnamed(features, classes),
+        })
     }
 
     /// A freshly initialised MLP with the given layer sizes (inputs first,
@@ -112,6 +189,27 @@ impl Mlp {
         Mlp::from_layers(layers)
     }
 
+    pub(crate) fn layers_mut(&mut self) -> &mut [Dense] {
+        &mut self.layers
+    }
+
+    /// The hidden-layer activation.
+    pub fn activation(&self) -> Activation {
+        self.hidden
+    }
+    /// The output kind: softmax for classifiers, identity for regressors.
+    pub fn output(&self) -> Output {
+        self.output
+    }
+    /// Names and input scaling.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+    /// Mutable names and scaling (label a model before saving it).
+    pub fn meta_mut(&mut self) -> &mut ModelMeta {
+        &mut self.meta
+    }
+
     /// The layers, input side first.
     pub fn layers(&self) -> &[Dense] {
         &self.layers
@@ -129,7 +227,7 @@ impl Mlp {
         self.layers[0].inputs
     }
 
-    /// Classes each output row has.
+    /// Values each output row has: classes for a classifier, targets for a regressor.
     pub fn n_classes(&self) -> usize {
         self.layers[self.layers.len() - 1].outputs
     }
@@ -142,9 +240,11 @@ impl Mlp {
             .sum()
     }
 
-    /// Class probabilities for a batch: `x` holds `rows` rows of
-    /// [`n_features`](Self::n_features) values; the result holds `rows` rows of
-    /// [`n_classes`](Self::n_classes) probabilities that each sum to 1.
+    /// The network's outputs for a batch: `x` holds `rows` rows of
+    /// [`n_features`](Self::n_features) raw values (the model's scaler, if any,
+    /// is applied here); the result holds `rows` rows of
+    /// [`n_classes`](Self::n_classes) values: probabilities that each sum to 1
+    /// for a classifier, predictions for a regressor.
     pub fn predict(
         &self,
         backend: Backend,
@@ -160,6 +260,9 @@ impl Mlp {
             });
         }
         let mut act = x.to_vec();
+        if let Some(scaler) = &self.meta.scaler {
+            scaler.transform_in_place(&mut act, features)?;
+        }
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
             let mut z = vec![0.0; rows * layer.outputs];
@@ -177,11 +280,15 @@ impl Mlp {
                     *v += b;
                 }
             }
+            if i == last && self.output == Output::Identity {
+                act = z;
+                break;
+            }
             act = vec![0.0; z.len()];
             if i == last {
                 ops::softmax_rows(backend, &z, layer.outputs, &mut act)?;
             } else {
-                ops::relu(backend, &z, &mut act)?;
+                self.hidden.apply(backend, &z, &mut act)?;
             }
         }
         Ok(act)

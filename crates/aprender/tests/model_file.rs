@@ -28,13 +28,16 @@ fn file_with(meta: &[(&str, &str)], tensors: &[(&str, Vec<usize>, Dtype, Vec<u8>
     safetensors::serialize(views, Some(meta)).unwrap()
 }
 
-const GOOD_META: [(&str, &str); 6] = [
+const GOOD_META: [(&str, &str); 9] = [
     ("format", "aprender"),
     ("model", "mlp"),
-    ("format_version", "1"),
+    ("format_version", "2"),
     ("layers", "2,2"),
     ("hidden_activation", "relu"),
     ("output_activation", "softmax"),
+    ("features", r#"["a","b"]"#),
+    ("target", "label"),
+    ("classes", r#"["no","yes"]"#),
 ];
 
 fn f32s(v: &[f32]) -> Vec<u8> {
@@ -85,6 +88,9 @@ fn hand_built_good_file_loads() {
     let mlp = Mlp::from_bytes(&file_with(&GOOD_META, &good_tensors()), "x").unwrap();
     assert_eq!(mlp.sizes(), vec![2, 2]);
     assert_eq!(mlp.layers()[0].bias(), &[0.5, -0.5]);
+    assert_eq!(mlp.meta().features, ["a", "b"]);
+    assert_eq!(mlp.meta().classes, ["no", "yes"]);
+    assert_eq!(mlp.meta().target, "label");
 }
 
 #[test]
@@ -106,16 +112,29 @@ fn every_bad_file_has_a_precise_error() {
     );
     assert_eq!(
         problem(&with_meta("format_version", "9")).to_string(),
-        "format version `9` is not supported (this build reads version 1)"
+        "format version `9` is not supported (this build reads version 2)"
+    );
+    for layers in ["2,x", "2", "", "2,0", "2,-1"] {
+        assert!(matches!(
+            problem(&with_meta("layers", layers)),
+            FileProblem::BadMetadata { key: "layers", .. }
+        ));
+    }
+    assert_eq!(
+        problem(&with_meta("classes", r#"["only one"]"#)).to_string(),
+        r#"metadata `classes` = `["only one"]` is invalid: the count disagrees with the tensor shapes"#
     );
     assert!(matches!(
-        problem(&with_meta("layers", "2,x")),
-        FileProblem::BadLayers(_)
+        problem(&with_meta("features", "a,b")),
+        FileProblem::BadMetadata {
+            key: "features",
+            ..
+        }
     ));
-    assert!(matches!(
-        problem(&with_meta("layers", "2")),
-        FileProblem::BadLayers(_)
-    ));
+    assert_eq!(
+        problem(&with_meta("hidden_activation", "sigmoid")).to_string(),
+        "metadata `hidden_activation` is `sigmoid`, expected `relu` or `tanh`"
+    );
     assert_eq!(
         problem(&with_meta("layers", "2,2,2")).to_string(),
         "tensor `layers.1.weight` is missing"

@@ -111,6 +111,17 @@ pub fn relu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoEr
     Ok(())
 }
 
+/// `out = tanh x`, element-wise.
+pub fn tanh(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+    check("tanh", "out", x.len(), out.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::tanh(x, out),
+        Target::Simd => simd::tanh(x, out),
+        Target::Gpu(g) => on_gpu(g, &[x], out, |g, t| g.tanh(&t[0]))?,
+    }
+    Ok(())
+}
+
 fn no_gpu(op: &'static str) -> TruenoError {
     TruenoError::BackendUnavailable {
         backend: Backend::Gpu,
@@ -165,10 +176,6 @@ cpu_unary!(
 cpu_unary!(
     /// `out = 1 / (1 + e^-x)`, element-wise.
     sigmoid
-);
-cpu_unary!(
-    /// `out = tanh x`, element-wise.
-    tanh
 );
 cpu_unary!(
     /// GELU (tanh form), element-wise.

@@ -75,6 +75,20 @@ proptest! {
     }
 
     #[test]
+    fn tanh_within_a_few_ulp(len in 0usize..3000, off in 0usize..4, seed in any::<u32>()) {
+        let Some(g) = gpu() else { return Ok(()) };
+        let all = data(len + off, seed);
+        let a = &all[off..];
+        let got = g.run_host(&[a], |g, t| g.tanh(&t[0])).unwrap().0;
+        prop_assert_eq!(got.len(), len);
+        for (x, y) in a.iter().zip(&got) {
+            // Drivers implement WGSL's tanh in different ways (lavapipe via exp);
+            // 1e-6 absolute is a few ulp where tanh is near ±1 and loose enough near 0.
+            prop_assert!((x.tanh() - y).abs() <= 1e-6 + 4.0 * f32::EPSILON * x.tanh().abs(), "tanh({}) = {}", x, y);
+        }
+    }
+
+    #[test]
     fn reductions_within_reordering_bound(len in 0usize..5000, seed in any::<u32>()) {
         let Some(g) = gpu() else { return Ok(()) };
         let a = data(len, seed);

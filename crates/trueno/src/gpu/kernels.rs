@@ -103,6 +103,12 @@ impl GpuContext {
         self.elementwise("relu", x, None, 0)
     }
 
+    /// `tanh x`, element-wise (WGSL's `tanh`: its accuracy is the driver's, a
+    /// few ulp on the devices tested).
+    pub fn tanh(&self, x: &GpuTensor) -> Result<GpuTensor, TruenoError> {
+        self.elementwise("tanh_act", x, None, 0)
+    }
+
     /// `x[r, c] + bias[c]` for `x` with rows of `bias.len()` elements.
     pub fn bias_add(&self, x: &GpuTensor, bias: &GpuTensor) -> Result<GpuTensor, TruenoError> {
         let cols = bias.len();
