@@ -46,6 +46,7 @@ mod mlp;
 mod mlp_estimators;
 mod mlp_file;
 mod mlp_train;
+mod packed;
 mod scaler;
 mod split;
 mod table;

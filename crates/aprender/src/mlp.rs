@@ -122,6 +122,8 @@ pub struct Mlp {
     pub(crate) hidden: Activation,
     pub(crate) output: Output,
     pub(crate) meta: ModelMeta,
+    /// The weights packed for the SIMD GEMM, built on first use.
+    pub(crate) packed: crate::packed::Packed,
 }
 
 impl Mlp {
@@ -163,6 +165,7 @@ impl Mlp {
             hidden,
             output,
             meta: ModelMeta::unnamed(features, classes),
+            packed: Default::default(),
         })
     }
 
@@ -190,6 +193,7 @@ impl Mlp {
     }
 
     pub(crate) fn layers_mut(&mut self) -> &mut [Dense] {
+        self.packed = Default::default();
         &mut self.layers
     }
 
@@ -258,6 +262,9 @@ impl Mlp {
                 rows,
                 features,
             });
+        }
+        if backend == Backend::Simd {
+            return self.forward_simd(x, rows);
         }
         let mut act = x.to_vec();
         if let Some(scaler) = &self.meta.scaler {

@@ -56,14 +56,21 @@ fn main() {
             .expect("a figure per batch")
     };
 
-    let pool = rayon::ThreadPoolBuilder::new()
+    // The engine's workers compute on rayon's global pool; size it to the 2
+    // threads onnxruntime gets. (Waiting inside a second pool would leave its
+    // idle threads spinning against the workers.)
+    rayon::ThreadPoolBuilder::new()
         .num_threads(2)
-        .build()
-        .expect("pool");
-    let ours = pool.install(|| {
-        let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).expect("engine");
-        engine.insert_model("m", Arc::new(mlp));
-        BATCHES.map(|rows| {
+        .build_global()
+        .expect("the global pool is configured once, here");
+    let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).expect("engine");
+    let mlp = Arc::new(mlp);
+    engine.insert_model("m", Arc::clone(&mlp));
+    // Through the engine (queue, worker thread, reply), and the bare forward
+    // pass on the calling thread, to show what the engine's hop costs.
+    let (ours, bare): (Vec<f64>, Vec<f64>) = BATCHES
+        .iter()
+        .map(|&rows| {
             let data: Arc<[f32]> = (0..rows * 784)
                 .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
                 .collect::<Vec<_>>()
@@ -71,43 +78,56 @@ fn main() {
             let input = InferenceInput {
                 model: "m".into(),
                 rows,
-                data,
+                data: Arc::clone(&data),
             };
-            for _ in 0..5 {
+            let engine_rps = throughput(rows, || {
                 engine
                     .submit(Backend::Simd, input.clone())
                     .expect("submit")
                     .wait()
                     .expect("run");
-            }
-            let mut times = Vec::new();
-            let start = Instant::now();
-            while times.len() < 20
-                || (start.elapsed() < Duration::from_secs(1) && times.len() < 10_000)
-            {
-                let t = Instant::now();
-                engine
-                    .submit(Backend::Simd, input.clone())
-                    .expect("submit")
-                    .wait()
-                    .expect("run");
-                times.push(t.elapsed());
-            }
-            times.sort();
-            rows as f64 / times[times.len() / 2].as_secs_f64()
+            });
+            let bare_rps = throughput(rows, || {
+                mlp.predict(Backend::Simd, &data, rows).expect("predict");
+            });
+            (engine_rps, bare_rps)
         })
-    });
+        .unzip();
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("| batch | realizar rows/s | onnxruntime rows/s | ratio |");
-    println!("|---:|---:|---:|---:|");
+    println!(
+        "| batch | realizar rows/s | onnxruntime rows/s | ratio | forward pass alone rows/s |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
     let mut ratio_64 = f64::NAN;
     for (i, &b) in BATCHES.iter().enumerate() {
         let r = ours[i] / ort(b);
         if b == 64 {
             ratio_64 = r;
         }
-        println!("| {b} | {:.0} | {:.0} | {r:.3} |", ours[i], ort(b));
+        println!(
+            "| {b} | {:.0} | {:.0} | {r:.3} | {:.0} |",
+            ours[i],
+            ort(b),
+            bare[i]
+        );
     }
     println!("bench_vs_onnxruntime batch64={ratio_64:.3}");
+}
+
+/// Rows/s from the median time of `run` (5 warm-up calls, then at least 20
+/// and up to a second of calls).
+fn throughput(rows: usize, mut run: impl FnMut()) -> f64 {
+    for _ in 0..5 {
+        run();
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 20 || (start.elapsed() < Duration::from_secs(1) && times.len() < 10_000) {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    rows as f64 / times[times.len() / 2].as_secs_f64()
 }

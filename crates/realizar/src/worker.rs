@@ -58,9 +58,11 @@ fn runnable(job: Job, backend: Backend) -> Option<Job> {
         return None;
     }
     if job.deadline.is_some_and(|d| Instant::now() >= d) {
-        let _ = job
-            .reply
-            .send(Err(EngineError::DeadlineExceeded { backend }));
+        // The slot is freed before the answer goes out, as for computed
+        // requests: a caller that sees the answer sees the queue without it.
+        let Job { reply, slot, .. } = job;
+        drop(slot);
+        let _ = reply.send(Err(EngineError::DeadlineExceeded { backend }));
         return None;
     }
     Some(job)

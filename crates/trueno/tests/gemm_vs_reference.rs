@@ -1,7 +1,7 @@
 //! The blocked GEMM on every ISA level this CPU has, against a naive triple
 //! loop: random transposes, α and β, padded leading dimensions, sizes that
 //! are not multiples of any tile or block (m crosses MC = 144, k crosses
-//! KC = 256), NaN in C when β = 0 (BLAS: C is then not read), and C's padding
+//! KC = 192), NaN in C when β = 0 (BLAS: C is then not read), and C's padding
 //! columns left untouched.
 
 use proptest::prelude::*;

@@ -11,6 +11,9 @@
 //! in k order too.
 
 mod pack;
+mod packed;
+
+pub use packed::{Epilogue, PackedMatrix, sgemm_packed, sgemm_packed_serial};
 
 use std::cell::RefCell;
 
@@ -28,7 +31,7 @@ pub enum Transpose {
 }
 
 /// k-depth of a packed block: a `KC × NR` panel of B stays in L1.
-const KC: usize = 256;
+const KC: usize = 192;
 /// Rows of a packed A block (a multiple of every MR): `MC × KC` stays in L2.
 const MC: usize = 144;
 /// Columns of a packed B block (a multiple of every NR).
@@ -172,6 +175,8 @@ struct Product<'a> {
     b: &'a [f32],
     ldb: usize,
     beta: f32,
+    /// Stay on the calling thread (the caller parallelises at a higher level).
+    serial: bool,
 }
 
 /// [`sgemm`] with the micro-kernel of a chosen level, which must be one of
@@ -213,9 +218,12 @@ pub fn sgemm_on(
             b,
             ldb,
             beta,
+            serial: false,
         },
         c,
         ldc,
+        None,
+        Epilogue::None,
     )
 }
 
@@ -256,13 +264,26 @@ pub fn sgemm(
             b,
             ldb,
             beta,
+            serial: false,
         },
         c,
         ldc,
+        None,
+        Epilogue::None,
     )
 }
 
-fn run(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize) {
+/// The product `p` into C, then `epi` on every element of C written. With
+/// `packed`, B's blocks are read from it instead of packed here (`p.b` must
+/// then be its row-major copy, for the small-m path).
+fn run(
+    kern: Kernel,
+    p: &Product<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    packed: Option<&PackedMatrix>,
+    epi: Epilogue<'_>,
+) {
     let (m, n) = (p.m, p.n);
     if m == 0 || n == 0 {
         return;
@@ -276,13 +297,27 @@ fn run(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize) {
             for v in &mut row[..n] {
                 *v = if p.beta == 0.0 { 0.0 } else { p.beta * *v };
             }
+            epi.apply(&mut row[..n], 0);
         }
         return;
     }
     if m <= SMALL_M && !p.ta && !p.tb {
-        return small_m(p, c, ldc);
+        return small_m(p, c, ldc, epi);
     }
-    with_buffer(&PACK_B, |pb| blocked(kern, p, c, ldc, pb));
+    match packed {
+        Some(pm) => blocked(kern, p, c, ldc, BSource::Packed(pm), epi),
+        None => with_buffer(&PACK_B, |pb| {
+            blocked(kern, p, c, ldc, BSource::Pack(pb), epi)
+        }),
+    }
+}
+
+/// Where the blocked product finds its packed blocks of B.
+enum BSource<'a> {
+    /// Pack each block into this buffer as it is needed.
+    Pack(&'a mut Vec<f32>),
+    /// Read them from a matrix packed beforehand.
+    Packed(&'a PackedMatrix),
 }
 
 /// At most this many rows skip packing (a model's forward pass on a handful
@@ -291,7 +326,7 @@ const SMALL_M: usize = 4;
 
 /// Each row of C as a sum of scaled rows of B (SIMD axpy over contiguous
 /// rows), for tiny m with untransposed operands: no packing, B read once per row.
-fn small_m(p: &Product<'_>, c: &mut [f32], ldc: usize) {
+fn small_m(p: &Product<'_>, c: &mut [f32], ldc: usize, epi: Epilogue<'_>) {
     for (i, row) in c.chunks_mut(ldc).take(p.m).enumerate() {
         let row = &mut row[..p.n];
         if p.beta == 0.0 {
@@ -309,6 +344,7 @@ fn small_m(p: &Product<'_>, c: &mut [f32], ldc: usize) {
                 row,
             );
         }
+        epi.apply(row, 0);
     }
 }
 
@@ -321,7 +357,14 @@ fn block_rows(m: usize, mr: usize, threads: usize) -> usize {
         .min(MC.next_multiple_of(mr))
 }
 
-fn blocked(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize, pb: &mut Vec<f32>) {
+fn blocked(
+    kern: Kernel,
+    p: &Product<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    mut src: BSource<'_>,
+    epi: Epilogue<'_>,
+) {
     let Product {
         ta,
         tb,
@@ -334,9 +377,10 @@ fn blocked(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize, pb: &mut Ve
         b,
         ldb,
         beta,
+        serial,
     } = *p;
     let cptr = CPtr(c.as_mut_ptr());
-    let threads = if 2 * m * n * k >= PARALLEL_MIN_FLOPS {
+    let threads = if !serial && 2 * m * n * k >= PARALLEL_MIN_FLOPS {
         rayon::current_num_threads()
     } else {
         1
@@ -348,7 +392,14 @@ fn blocked(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize, pb: &mut Ve
             let kc = KC.min(k - pc);
             // Later k blocks add onto what the earlier ones wrote.
             let beta_k = if pc == 0 { beta } else { 1.0 };
-            let pb = pack::pack_b(pb, b, ldb, tb, (pc, kc), (jc, nc), kern.nr, threads > 1);
+            // The epilogue runs on each tile as its last k block leaves the kernel (hot in L1).
+            let epi_k = if pc + kc == k { epi } else { Epilogue::None };
+            let pb: &[f32] = match &mut src {
+                BSource::Pack(buf) => {
+                    pack::pack_b(buf, b, ldb, tb, (pc, kc), (jc, nc), kern.nr, threads > 1)
+                }
+                BSource::Packed(pm) => pm.block(jc, pc),
+            };
             // Each row block: pack its A, then every micro-tile of its rows.
             let row_block = |ic: usize| {
                 let mc = mc_max.min(m - ic);
@@ -378,6 +429,19 @@ fn blocked(kern: Kernel, p: &Product<'_>, c: &mut [f32], ldc: usize, pb: &mut Ve
                                     cols,
                                 )
                             };
+                            if !matches!(epi_k, Epilogue::None) {
+                                for r in row..row + rows {
+                                    // SAFETY: the same tile the kernel just wrote: inside C,
+                                    // written by this thread only (see above).
+                                    let dst = unsafe {
+                                        std::slice::from_raw_parts_mut(
+                                            cptr.get().add(r * ldc + col),
+                                            cols,
+                                        )
+                                    };
+                                    epi_k.apply(dst, col);
+                                }
+                            }
                         }
                     }
                 })

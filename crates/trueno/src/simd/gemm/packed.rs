@@ -1,0 +1,214 @@
+//! A right-hand matrix packed once and multiplied many times: a model's
+//! weights. Packing B is `k·n` copies per product — at a batch of 64 rows it is
+//! a sizeable share of the work — so a layer packs its weights at load time and
+//! every forward pass goes straight to the micro-kernels. An [`Epilogue`] adds
+//! the bias and applies ReLU to each tile while it is still in L1, instead of
+//! two more passes over C.
+
+use super::{KC, Kernel, NC, Product, kernel_for, pack, run};
+use crate::simd::{Level, level};
+
+/// What to do to each element of C after the product: nothing, add a bias per
+/// column, or add it and apply ReLU (NaN propagates, as in `relu`).
+#[derive(Debug, Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// C as computed.
+    None,
+    /// `C[i, j] += bias[j]`.
+    Bias(&'a [f32]),
+    /// `C[i, j] = relu(C[i, j] + bias[j])`.
+    BiasRelu(&'a [f32]),
+}
+
+impl Epilogue<'_> {
+    /// Applies to `row`, which holds columns `col0..col0 + row.len()` of C.
+    #[inline]
+    pub(super) fn apply(self, row: &mut [f32], col0: usize) {
+        match self {
+            Epilogue::None => {}
+            Epilogue::Bias(bias) => {
+                let bias = &bias[col0..col0 + row.len()];
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+            Epilogue::BiasRelu(bias) => {
+                let bias = &bias[col0..col0 + row.len()];
+                for (v, b) in row.iter_mut().zip(bias) {
+                    let z = *v + b;
+                    // Not `max`: NaN must survive.
+                    *v = if z < 0.0 { 0.0 } else { z };
+                }
+            }
+        }
+    }
+}
+
+/// One packed `KC × NC` block of B, aligned inside its buffer.
+#[derive(Debug, Clone)]
+struct Block {
+    buf: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+/// A row-major `k × n` matrix packed for this CPU's GEMM micro-kernel.
+///
+/// Holds the packed blocks and a row-major copy (products of at most four
+/// rows read B unpacked), so it takes twice the matrix's memory.
+///
+/// ```
+/// use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed};
+/// let w = PackedMatrix::pack(&[1.0, 2.0, 3.0, 4.0], 2, 2);
+/// let mut c = [0.0; 2];
+/// sgemm_packed(1, &[1.0, -1.0], 2, &w, &mut c, 2, Epilogue::BiasRelu(&[0.5, 0.0]));
+/// assert_eq!(c, [0.0, 0.0]); // relu([1 − 3 + 0.5, 2 − 4])
+/// ```
+#[derive(Debug, Clone)]
+pub struct PackedMatrix {
+    level: Level,
+    k: usize,
+    n: usize,
+    rows: Vec<f32>,
+    /// In (column block, k block) order.
+    blocks: Vec<Block>,
+}
+
+impl PackedMatrix {
+    /// Packs row-major `b` (`k × n`) for the GEMM kernel of this CPU's level.
+    ///
+    /// # Panics
+    /// If `b.len() != k · n`.
+    pub fn pack(b: &[f32], k: usize, n: usize) -> PackedMatrix {
+        PackedMatrix::pack_for(level(), b, k, n)
+    }
+
+    /// As [`pack`](Self::pack), for a chosen level (one of `gemm::levels()`;
+    /// anything else gets the portable kernel).
+    pub fn pack_for(level: Level, b: &[f32], k: usize, n: usize) -> PackedMatrix {
+        assert_eq!(b.len(), k * n, "a {k}×{n} matrix needs {} values", k * n);
+        let level = if super::levels().contains(&level) {
+            level
+        } else {
+            Level::Scalar
+        };
+        let nr = kernel_for(level).nr;
+        let mut blocks = Vec::new();
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let mut buf = Vec::new();
+                let packed = pack::pack_b(&mut buf, b, n, false, (pc, kc), (jc, nc), nr, false);
+                let (at, len) = (packed.as_ptr() as usize, packed.len());
+                let start = (at - buf.as_ptr() as usize) / size_of::<f32>();
+                blocks.push(Block { buf, start, len });
+            }
+        }
+        PackedMatrix {
+            level,
+            k,
+            n,
+            rows: b.to_vec(),
+            blocks,
+        }
+    }
+
+    /// Rows (the inner dimension of a product).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The row-major matrix it was packed from.
+    pub fn as_row_major(&self) -> &[f32] {
+        &self.rows
+    }
+
+    fn kernel(&self) -> Kernel {
+        kernel_for(self.level)
+    }
+
+    /// The packed block whose columns start at `jc` and k rows at `pc`.
+    pub(super) fn block(&self, jc: usize, pc: usize) -> &[f32] {
+        let b = &self.blocks[(jc / NC) * self.k.div_ceil(KC) + pc / KC];
+        &b.buf[b.start..b.start + b.len]
+    }
+}
+
+/// `C = A · B`, then `epi` on every element of C, for row-major `A` (`m × k`,
+/// leading dimension `lda`) and a packed `B`; C (`m × n`, leading dimension
+/// `ldc`) is not read. Accumulation order and error bound are those of `sgemm`.
+///
+/// # Panics
+/// If a slice is too short for its shape, or a bias is shorter than `n`.
+pub fn sgemm_packed(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedMatrix,
+    c: &mut [f32],
+    ldc: usize,
+    epi: Epilogue<'_>,
+) {
+    packed_product(m, a, lda, b, c, ldc, epi, false)
+}
+
+/// [`sgemm_packed`] on the calling thread only, for callers that split the
+/// work across threads themselves (a forward pass splitting its rows).
+pub fn sgemm_packed_serial(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedMatrix,
+    c: &mut [f32],
+    ldc: usize,
+    epi: Epilogue<'_>,
+) {
+    packed_product(m, a, lda, b, c, ldc, epi, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn packed_product(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedMatrix,
+    c: &mut [f32],
+    ldc: usize,
+    epi: Epilogue<'_>,
+    serial: bool,
+) {
+    if let Epilogue::Bias(bias) | Epilogue::BiasRelu(bias) = epi {
+        assert!(
+            bias.len() >= b.n,
+            "a bias of {} for {} columns",
+            bias.len(),
+            b.n
+        );
+    }
+    if m > 0 && b.k > 0 {
+        assert!(
+            a.len() >= (m - 1) * lda + b.k,
+            "A is too short for {m}×{} at stride {lda}",
+            b.k
+        );
+    }
+    let product = Product {
+        ta: false,
+        tb: false,
+        m,
+        n: b.n,
+        k: b.k,
+        alpha: 1.0,
+        a,
+        lda,
+        b: &b.rows,
+        ldb: b.n,
+        beta: 0.0,
+        serial,
+    };
+    run(b.kernel(), &product, c, ldc, Some(b), epi);
+}
