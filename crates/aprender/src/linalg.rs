@@ -60,10 +60,22 @@ pub(crate) fn lstsq_qr(a: &[f64], m: usize, n: usize, b: &[f64]) -> Vec<f64> {
         if vv == 0.0 {
             continue;
         }
-        for c in j..n {
-            let dot: f64 = (j..m).map(|i| v[i - j] * r[i * n + c]).sum();
-            let f = 2.0 * dot / vv;
-            (j..m).for_each(|i| r[i * n + c] -= f * v[i - j]);
+        // H = I − 2vvᵀ/vᵀv on columns j.. of rows j..: the dots of v with every
+        // column, then the update, both walking rows so the access is contiguous.
+        let mut f = vec![0.0; n - j];
+        for i in j..m {
+            let vi = v[i - j];
+            f.iter_mut()
+                .zip(&r[i * n + j..(i + 1) * n])
+                .for_each(|(d, x)| *d += vi * x);
+        }
+        f.iter_mut().for_each(|d| *d *= 2.0 / vv);
+        for i in j..m {
+            let vi = v[i - j];
+            r[i * n + j..(i + 1) * n]
+                .iter_mut()
+                .zip(&f)
+                .for_each(|(x, d)| *x -= d * vi);
         }
         let dot: f64 = (j..m).map(|i| v[i - j] * qtb[i]).sum();
         let f = 2.0 * dot / vv;
