@@ -5,12 +5,17 @@
 //! Needs Python with `onnx`, `onnxruntime` and `numpy` (`pip install onnx
 //! onnxruntime numpy`). The model is written as a safetensors file; the Python
 //! side (`examples/ort_mlp.py`) reads it, exports it to ONNX and times
-//! onnxruntime on 2 intra-op threads; this side times realizar's engine (SIMD
-//! backend, one request at a time) with rayon on 2 threads. Throughput is
-//! rows/s from the median request latency at batch 1, 64 and 1024.
+//! onnxruntime on 2 intra-op threads on request; this side times realizar's
+//! engine (SIMD backend, one request at a time, rayon on 2 threads) and the
+//! bare forward pass. The two sides take turns: `ROUNDS` rounds, each timing
+//! every batch size on both for `SECONDS`, so both see the same machine (this
+//! VM's speed drifts by up to 2× over minutes). Throughput is rows/s from the
+//! median latency; each figure printed is the median over rounds, and the
+//! ratio is the median of the per-round ratios.
 //! Last line: `bench_vs_onnxruntime batch64=<ratio>` (realizar / onnxruntime).
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,41 +24,40 @@ use realizar::{BackendConfig, Engine, InferenceInput};
 use trueno::Backend;
 
 const BATCHES: [usize; 3] = [1, 64, 1024];
+const ROUNDS: usize = 5;
+const SECONDS: f64 = 0.4;
+/// Pause between the two sides, so neither's spinning threads overlap the other's timing.
+const PAUSE: Duration = Duration::from_millis(100);
 
 fn main() {
     let dir = std::env::temp_dir().join(format!("bench-ort-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("mlp.safetensors");
-    let mlp = Mlp::random(&[784, 256, 128, 10], 42).expect("model");
+    let mlp = Arc::new(Mlp::random(&[784, 256, 128, 10], 42).expect("model"));
     mlp.save(&path).expect("save");
 
-    let script = [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ort_mlp.py"),
-        "crates/realizar/examples/ort_mlp.py",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .expect("ort_mlp.py next to this example");
-    let out = Command::new("python3")
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ort_mlp.py");
+    let mut child = Command::new("python3")
         .arg(script)
         .arg(&path)
         .arg("2")
-        .args(BATCHES.iter().map(|b| b.to_string()))
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("python3");
-    if !out.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    let mut to_ort = child.stdin.take().expect("piped");
+    let mut from_ort = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let ready = from_ort.next().and_then(Result::ok).unwrap_or_default();
+    if !ready.starts_with("ready") {
         eprintln!("onnxruntime side failed: pip install onnx onnxruntime numpy");
         std::process::exit(1);
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ort = |batch: usize| -> f64 {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(&format!("ort batch={batch} rows_per_s="))
-                    .and_then(|v| v.parse().ok())
-            })
-            .expect("a figure per batch")
+    let mut ort = |batch: usize| -> f64 {
+        writeln!(to_ort, "{batch} {SECONDS}").expect("to python");
+        let line = from_ort.next().and_then(Result::ok).expect("an answer");
+        line.strip_prefix(&format!("ort batch={batch} rows_per_s="))
+            .and_then(|v| v.parse().ok())
+            .expect("a figure")
     };
 
     // The engine's workers compute on rayon's global pool; size it to the 2
@@ -64,66 +68,87 @@ fn main() {
         .build_global()
         .expect("the global pool is configured once, here");
     let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).expect("engine");
-    let mlp = Arc::new(mlp);
     engine.insert_model("m", Arc::clone(&mlp));
-    // Through the engine (queue, worker thread, reply), and the bare forward
-    // pass on the calling thread, to show what the engine's hop costs.
-    let (ours, bare): (Vec<f64>, Vec<f64>) = BATCHES
+    let inputs: Vec<InferenceInput> = BATCHES
         .iter()
-        .map(|&rows| {
-            let data: Arc<[f32]> = (0..rows * 784)
+        .map(|&rows| InferenceInput {
+            model: "m".into(),
+            rows,
+            data: (0..rows * 784)
                 .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
                 .collect::<Vec<_>>()
-                .into();
-            let input = InferenceInput {
-                model: "m".into(),
-                rows,
-                data: Arc::clone(&data),
-            };
-            let engine_rps = throughput(rows, || {
+                .into(),
+        })
+        .collect();
+
+    // [batch][round] → (engine, bare, onnxruntime) rows/s
+    let mut runs = vec![Vec::new(); BATCHES.len()];
+    for round in 0..ROUNDS {
+        for (b, input) in inputs.iter().enumerate() {
+            let theirs = ort(input.rows);
+            std::thread::sleep(PAUSE);
+            let engine_rps = throughput(input.rows, || {
                 engine
                     .submit(Backend::Simd, input.clone())
                     .expect("submit")
                     .wait()
                     .expect("run");
             });
-            let bare_rps = throughput(rows, || {
-                mlp.predict(Backend::Simd, &data, rows).expect("predict");
+            // The forward pass on this thread, to show what the engine's hop costs.
+            let bare_rps = throughput(input.rows, || {
+                mlp.predict(Backend::Simd, &input.data, input.rows)
+                    .expect("predict");
             });
-            (engine_rps, bare_rps)
-        })
-        .unzip();
+            std::thread::sleep(PAUSE);
+            eprintln!(
+                "round {round} batch {}: realizar {engine_rps:.0} bare {bare_rps:.0} onnxruntime {theirs:.0}",
+                input.rows
+            );
+            runs[b].push((engine_rps, bare_rps, theirs));
+        }
+    }
+    drop(to_ort);
+    let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 
+    println!("{ready}; {ROUNDS} interleaved rounds of {SECONDS} s per side and batch");
     println!(
-        "| batch | realizar rows/s | onnxruntime rows/s | ratio | forward pass alone rows/s |"
+        "| batch | realizar rows/s | onnxruntime rows/s | ratio (median of rounds) | ratio range | forward pass alone rows/s |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|");
     let mut ratio_64 = f64::NAN;
-    for (i, &b) in BATCHES.iter().enumerate() {
-        let r = ours[i] / ort(b);
-        if b == 64 {
-            ratio_64 = r;
+    for (b, &batch) in BATCHES.iter().enumerate() {
+        let r = &runs[b];
+        let ratios: Vec<f64> = r.iter().map(|(e, _, o)| e / o).collect();
+        let ratio = median(ratios.clone());
+        let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        if batch == 64 {
+            ratio_64 = ratio;
         }
         println!(
-            "| {b} | {:.0} | {:.0} | {r:.3} | {:.0} |",
-            ours[i],
-            ort(b),
-            bare[i]
+            "| {batch} | {:.0} | {:.0} | {ratio:.3} | {lo:.2}–{hi:.2} | {:.0} |",
+            median(r.iter().map(|x| x.0).collect()),
+            median(r.iter().map(|x| x.2).collect()),
+            median(r.iter().map(|x| x.1).collect()),
         );
     }
     println!("bench_vs_onnxruntime batch64={ratio_64:.3}");
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// Rows/s from the median time of `run` (5 warm-up calls, then at least 20
-/// and up to a second of calls).
+/// calls and up to `SECONDS`).
 fn throughput(rows: usize, mut run: impl FnMut()) -> f64 {
     for _ in 0..5 {
         run();
     }
     let mut times = Vec::new();
     let start = Instant::now();
-    while times.len() < 20 || (start.elapsed() < Duration::from_secs(1) && times.len() < 10_000) {
+    while times.len() < 20 || (start.elapsed().as_secs_f64() < SECONDS && times.len() < 10_000) {
         let t = Instant::now();
         run();
         times.push(t.elapsed());

@@ -1,9 +1,9 @@
 """onnxruntime side of bench_vs_onnxruntime: the same MLP, exported to ONNX.
 
-Usage: python3 ort_mlp.py MODEL.safetensors THREADS BATCH [BATCH ...]
+Usage: python3 ort_mlp.py MODEL.safetensors THREADS, then lines "BATCH SECONDS" on stdin
 Reads aprender's safetensors file (layers.{i}.weight as inputs×outputs,
 layers.{i}.bias), builds MatMul → Add → Relu … → Softmax as an ONNX graph, and
-prints `ort batch=<n> rows_per_s=<median throughput>` per batch size.
+answers each stdin line with `ort batch=<n> rows_per_s=<median throughput>`.
 Needs: pip install onnx onnxruntime numpy
 """
 import json
@@ -58,25 +58,34 @@ def build(tensors):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), features
 
 
+def measure(sess, features, batch, seconds):
+    x = (np.arange(batch * features, dtype=np.float32) * 7919 % 1000 / 1000.0).reshape(batch, features)
+    for _ in range(5):
+        sess.run(None, {"x": x})
+    times = []
+    start = time.perf_counter()
+    while len(times) < 20 or (time.perf_counter() - start < seconds and len(times) < 10000):
+        t = time.perf_counter()
+        sess.run(None, {"x": x})
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return batch / times[len(times) // 2]
+
+
 def main():
-    path, threads, batches = sys.argv[1], int(sys.argv[2]), [int(b) for b in sys.argv[3:]]
+    path, threads = sys.argv[1], int(sys.argv[2])
     model, features = build(load_safetensors(path))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    for batch in batches:
-        x = (np.arange(batch * features, dtype=np.float32) * 7919 % 1000 / 1000.0).reshape(batch, features)
-        for _ in range(5):
-            sess.run(None, {"x": x})
-        times = []
-        start = time.perf_counter()
-        while len(times) < 20 or (time.perf_counter() - start < 1.0 and len(times) < 10000):
-            t = time.perf_counter()
-            sess.run(None, {"x": x})
-            times.append(time.perf_counter() - t)
-        times.sort()
-        print(f"ort batch={batch} rows_per_s={batch / times[len(times) // 2]:.1f}", flush=True)
+    print(f"ready onnxruntime {ort.__version__} onnx {onnx.__version__} numpy {np.__version__}", flush=True)
+    # One measurement per request line "BATCH SECONDS", so the caller can
+    # interleave them with its own and both sides see the same machine state.
+    for line in sys.stdin:
+        batch, seconds = line.split()
+        rate = measure(sess, features, int(batch), float(seconds))
+        print(f"ort batch={batch} rows_per_s={rate:.1f}", flush=True)
 
 
 if __name__ == "__main__":
