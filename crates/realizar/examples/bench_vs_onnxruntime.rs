@@ -121,7 +121,9 @@ fn main() {
         let r = &runs[b];
         let ratios: Vec<f64> = r.iter().map(|(e, _, o)| e / o).collect();
         let ratio = median(ratios.clone());
-        let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
         if batch == 64 {
             ratio_64 = ratio;
         }

@@ -79,8 +79,12 @@ fn next_job(rx: &Receiver<Job>) -> Result<Job, crossbeam_channel::RecvError> {
     loop {
         match rx.try_recv() {
             Ok(job) => return Ok(job),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return Err(crossbeam_channel::RecvError),
-            Err(crossbeam_channel::TryRecvError::Empty) if Instant::now() < until => std::hint::spin_loop(),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                return Err(crossbeam_channel::RecvError);
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) if Instant::now() < until => {
+                std::hint::spin_loop()
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => return rx.recv(),
         }
     }

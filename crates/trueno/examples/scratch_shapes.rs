@@ -1,7 +1,14 @@
 use std::time::Instant;
 use trueno::simd::gemm::{Epilogue, PackedMatrix};
 fn main() {
-    for (m, k, n) in [(32, 784, 256), (32, 256, 128), (32, 128, 10), (512, 784, 256), (512, 256, 128), (512, 128, 10)] {
+    for (m, k, n) in [
+        (32, 784, 256),
+        (32, 256, 128),
+        (32, 128, 10),
+        (512, 784, 256),
+        (512, 256, 128),
+        (512, 128, 10),
+    ] {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.1).collect();
         let bias = vec![0.5; n];
@@ -11,10 +18,22 @@ fn main() {
         let mut t = Vec::new();
         for _ in 0..2000 {
             let s = Instant::now();
-            trueno::simd::gemm::sgemm_packed_serial(m, &a, k, &pm, &mut c, n, Epilogue::BiasRelu(&bias));
+            trueno::simd::gemm::sgemm_packed_serial(
+                m,
+                &a,
+                k,
+                &pm,
+                &mut c,
+                n,
+                Epilogue::BiasRelu(&bias),
+            );
             t.push(s.elapsed().as_secs_f64());
         }
         t.sort_by(f64::total_cmp);
-        println!("{m}x{k}x{n}: {:.1} us  {:.1} GFLOP/s", t[1000] * 1e6, flops / t[1000] / 1e9);
+        println!(
+            "{m}x{k}x{n}: {:.1} us  {:.1} GFLOP/s",
+            t[1000] * 1e6,
+            flops / t[1000] / 1e9
+        );
     }
 }

@@ -149,9 +149,10 @@ pub(super) const NR: usize = 16;
 /// As `avx512::gemm_kernel`, with AVX2 and FMA available and MR = 6, NR = 16.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_kernel(
+pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
     kc: usize,
     a: *const f32,
+    lda: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -162,13 +163,14 @@ pub(super) unsafe fn gemm_kernel(
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     for p in 0..kc {
-        // SAFETY: p < kc, inside the packed panels (caller contract).
+        // SAFETY: p < kc: inside the packed B panel, and A's value (i, p) at
+        // a + i·lda + p (direct) or a + p·MR + i (packed) inside A (caller contract).
         unsafe {
             let b0 = _mm256_loadu_ps(b.add(p * NR));
             let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
-            let ap = a.add(p * MR);
             for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm256_broadcast_ss(&*ap.add(i));
+                let at = if DIRECT { i * lda + p } else { p * MR + i };
+                let ai = _mm256_broadcast_ss(&*a.add(at));
                 row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
             }

@@ -132,19 +132,23 @@ pub(super) const MR: usize = 12;
 /// Columns of the GEMM micro-tile (two zmm vectors of packed B).
 pub(super) const NR: usize = 32;
 
-/// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `a` is a
-/// packed `kc × MR` panel, `b` a packed `kc × NR` panel. 24 accumulators stay
-/// in registers for the whole k loop. With `beta == 0`, C is not read.
+/// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `b` is a
+/// packed `kc × NR` panel; `a` a packed `kc × MR` panel, or with `DIRECT` the
+/// first of MR rows of row-major A at stride `lda` (no packing: a forward
+/// pass's activations are read in place). 24 accumulators stay in registers
+/// for the whole k loop. With `beta == 0`, C is not read.
 ///
 /// # Safety
-/// AVX-512F must be available; `a` and `b` must hold `kc·MR` and `kc·NR`
-/// values; `c` must be valid for writes (and reads unless `beta == 0`) of
+/// AVX-512F must be available; `b` must hold `kc·NR` values and `a` `kc·MR`
+/// (packed) or MR rows of `kc` values at stride `lda` (direct, even when
+/// `rows < MR`); `c` must be valid for writes (and reads unless `beta == 0`) of
 /// `rows` rows of `cols` values at stride `ldc`, with `rows ≤ MR`, `cols ≤ NR`.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_kernel(
+pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
     kc: usize,
     a: *const f32,
+    lda: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -155,14 +159,15 @@ pub(super) unsafe fn gemm_kernel(
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     for p in 0..kc {
-        // SAFETY: p < kc, so the NR values at b + p·NR and the MR values at
-        // a + p·MR lie inside the packed panels (caller contract).
+        // SAFETY: p < kc, so the NR values at b + p·NR lie inside the packed
+        // panel, and A's value (i, p) at a + i·lda + p (direct) or a + p·MR + i
+        // (packed) inside A (caller contract).
         unsafe {
             let b0 = _mm512_loadu_ps(b.add(p * NR));
             let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
-            let ap = a.add(p * MR);
             for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*ap.add(i));
+                let at = if DIRECT { i * lda + p } else { p * MR + i };
+                let ai = _mm512_set1_ps(*a.add(at));
                 row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }

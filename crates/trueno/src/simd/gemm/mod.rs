@@ -39,13 +39,18 @@ const NC: usize = 4096;
 /// Below this many FLOPs a block runs on one thread: splitting costs more.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 
-type KernelFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, f32, f32, usize, usize);
+/// `(kc, a, lda, b, c, ldc, alpha, beta, rows, cols)`: see `avx512::gemm_kernel`.
+type KernelFn =
+    unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, f32, f32, usize, usize);
 
 #[derive(Clone, Copy)]
 struct Kernel {
     mr: usize,
     nr: usize,
+    /// A from a packed panel.
     f: KernelFn,
+    /// A read in place from MR full rows, where the ISA has such a kernel.
+    direct: Option<KernelFn>,
 }
 
 fn kernel_for(level: Level) -> Kernel {
@@ -54,18 +59,21 @@ fn kernel_for(level: Level) -> Kernel {
         Level::Avx512 => Kernel {
             mr: super::avx512::MR,
             nr: super::avx512::NR,
-            f: super::avx512::gemm_kernel,
+            f: super::avx512::gemm_kernel::<false>,
+            direct: Some(super::avx512::gemm_kernel::<true>),
         },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => Kernel {
             mr: super::avx2::MR,
             nr: super::avx2::NR,
-            f: super::avx2::gemm_kernel,
+            f: super::avx2::gemm_kernel::<false>,
+            direct: Some(super::avx2::gemm_kernel::<true>),
         },
         _ => Kernel {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             f: portable_kernel,
+            direct: None,
         },
     }
 }
@@ -81,6 +89,7 @@ const PORTABLE_NR: usize = 8;
 unsafe fn portable_kernel(
     kc: usize,
     a: *const f32,
+    _lda: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -386,6 +395,13 @@ fn blocked(
         1
     };
     let mc_max = block_rows(m, kern.mr, threads);
+    // Weights packed beforehand mean a forward pass: read its activations in
+    // place rather than packing them, unless the row stride would alias in L1
+    // (a multiple of 4 KiB puts all MR rows in one cache set).
+    let direct = match (&src, kern.direct) {
+        (BSource::Packed(_), Some(f)) if !ta && !(lda * 4).is_multiple_of(4096) => Some(f),
+        _ => None,
+    };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         for pc in (0..k).step_by(KC) {
@@ -404,22 +420,49 @@ fn blocked(
             let row_block = |ic: usize| {
                 let mc = mc_max.min(m - ic);
                 with_buffer(&PACK_A, |buf| {
-                    let pa = pack::pack_a(buf, a, lda, ta, (ic, mc), (pc, kc), kern.mr);
+                    // Direct: only a last, partial row tile is packed (the
+                    // kernel reads MR whole rows).
+                    let packed_rows = match direct {
+                        Some(_) => mc / kern.mr * kern.mr,
+                        None => 0,
+                    };
+                    let pa = pack::pack_a(
+                        buf,
+                        a,
+                        lda,
+                        ta,
+                        (ic + packed_rows, mc - packed_rows),
+                        (pc, kc),
+                        kern.mr,
+                    );
                     for (jp, bp) in pb.chunks_exact(kc * kern.nr).enumerate() {
                         let cols = kern.nr.min(nc - jp * kern.nr);
-                        for (ip, ap) in pa.chunks_exact(kc * kern.mr).enumerate() {
+                        for ip in 0..mc.div_ceil(kern.mr) {
                             let rows = kern.mr.min(mc - ip * kern.mr);
                             let (row, col) = (ic + ip * kern.mr, jc + jp * kern.nr);
+                            let (f, ap, a_stride) = match direct {
+                                Some(f) if ip * kern.mr < packed_rows => {
+                                    // SAFETY: row + MR ≤ ic + packed_rows ≤ m rows of
+                                    // A at stride lda, k from pc: inside A.
+                                    (f, unsafe { a.as_ptr().add(row * lda + pc) }, lda)
+                                }
+                                _ => {
+                                    let panel = ip - packed_rows / kern.mr;
+                                    (kern.f, pa[panel * kc * kern.mr..].as_ptr(), 0)
+                                }
+                            };
                             // SAFETY: the kernel matches a level this CPU has
-                            // (`kernel_for` is only given detected levels); `ap`/`bp` are
-                            // full packed panels; the rows × cols tile at (row, col) lies
+                            // (`kernel_for` is only given detected levels); `bp` is a
+                            // full packed panel and `ap` a full packed panel or MR whole
+                            // rows of A (see above); the rows × cols tile at (row, col) lies
                             // inside C (row + rows ≤ m, col + cols ≤ n, and C holds
-                            // (m − 1)·ldc + n values, asserted in `sgemm_with`); row
+                            // (m − 1)·ldc + n values, asserted in `run`); row
                             // blocks are disjoint, so no other thread writes it.
                             unsafe {
-                                (kern.f)(
+                                f(
                                     kc,
-                                    ap.as_ptr(),
+                                    ap,
+                                    a_stride,
                                     bp.as_ptr(),
                                     cptr.get().add(row * ldc + col),
                                     ldc,
