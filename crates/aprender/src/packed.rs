@@ -52,6 +52,10 @@ impl std::fmt::Debug for Packed {
     }
 }
 
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// Below this many multiply-adds a forward pass stays on one thread.
 const PARALLEL_MIN_FLOPS: u64 = 1 << 21;
 
@@ -87,53 +91,67 @@ impl Mlp {
         rows: usize,
         out: &mut [f32],
     ) -> Result<(), AprenderError> {
+        // Two activation buffers per thread, reused across calls: a fresh
+        // half-megabyte vector per layer costs its page faults every pass, and
+        // two threads faulting at once serialise on the address-space lock.
+        let (mut prev, mut next) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let result = self.layers_into(packed, x, rows, out, &mut prev, &mut next);
+        SCRATCH.with(|s| *s.borrow_mut() = (prev, next));
+        result
+    }
+
+    fn layers_into(
+        &self,
+        packed: &[PackedMatrix],
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        prev: &mut Vec<f32>,
+        next: &mut Vec<f32>,
+    ) -> Result<(), AprenderError> {
         let scaled = match &self.meta.scaler {
             Some(s) => {
-                let mut copy = x.to_vec();
-                s.transform_in_place(&mut copy, self.n_features())?;
-                Some(copy)
+                prev.clear();
+                prev.extend_from_slice(x);
+                s.transform_in_place(prev, self.n_features())?;
+                true
             }
-            None => None,
+            None => false,
         };
         let layers = self.layers();
         let last = layers.len() - 1;
-        let mut act: Vec<f32> = Vec::new();
         for (i, (layer, weights)) in layers.iter().zip(packed).enumerate() {
-            let input: &[f32] = match (i, &scaled) {
-                (0, Some(s)) => s,
-                (0, None) => x,
-                _ => &act,
-            };
+            let input: &[f32] = if i == 0 && !scaled { x } else { prev };
             let relu = i < last && self.hidden == Activation::Relu;
             let epi = if relu {
                 Epilogue::BiasRelu(&layer.bias)
             } else {
                 Epilogue::Bias(&layer.bias)
             };
-            let mut z = vec![0.0; rows * layer.outputs];
-            sgemm_packed_serial(
-                rows,
-                input,
-                layer.inputs,
-                weights,
-                &mut z,
-                layer.outputs,
-                epi,
-            );
-            act = match (i == last, self.hidden, self.output) {
-                (false, Activation::Tanh, _) => {
-                    let mut a = vec![0.0; z.len()];
-                    ops::tanh(Backend::Simd, &z, &mut a)?;
-                    a
-                }
-                (true, _, Output::Softmax) => {
-                    ops::softmax_rows(Backend::Simd, &z, layer.outputs, out)?;
-                    return Ok(());
-                }
-                _ => z,
+            let len = rows * layer.outputs;
+            let z: &mut [f32] = if i == last {
+                out
+            } else {
+                next.resize(len, 0.0);
+                &mut next[..len]
             };
+            sgemm_packed_serial(rows, input, layer.inputs, weights, z, layer.outputs, epi);
+            if i == last {
+                if self.output == Output::Softmax {
+                    prev.clear();
+                    prev.extend_from_slice(out);
+                    ops::softmax_rows(Backend::Simd, prev, layer.outputs, out)?;
+                }
+                return Ok(());
+            }
+            if self.hidden == Activation::Tanh {
+                prev.resize(len, 0.0);
+                ops::tanh(Backend::Simd, &next[..len], &mut prev[..len])?;
+            } else {
+                std::mem::swap(prev, next);
+            }
+            prev.truncate(len);
         }
-        out.copy_from_slice(&act);
         Ok(())
     }
 }
