@@ -149,7 +149,7 @@ pub(super) const NR: usize = 16;
 /// As `avx512::gemm_kernel`, with AVX2 and FMA available and MR = 6, NR = 16.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
+pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     kc: usize,
     a: *const f32,
     lda: usize,
@@ -161,7 +161,8 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
     rows: usize,
     cols: usize,
 ) {
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    const { assert!(R <= MR && (DIRECT || R == MR)) };
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for p in 0..kc {
         // SAFETY: p < kc: inside the packed B panel, and A's value (i, p) at
         // a + i·lda + p (direct) or a + p·MR + i (packed) inside A (caller contract).
@@ -177,7 +178,7 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
         }
     }
     let va = _mm256_set1_ps(alpha);
-    if rows == MR && cols == NR {
+    if rows == R && cols == NR {
         let vb = _mm256_set1_ps(beta);
         for (i, row) in acc.iter().enumerate() {
             // SAFETY: a full tile (caller contract).

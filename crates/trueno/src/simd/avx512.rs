@@ -133,19 +133,20 @@ pub(super) const MR: usize = 12;
 pub(super) const NR: usize = 32;
 
 /// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `b` is a
-/// packed `kc × NR` panel; `a` a packed `kc × MR` panel, or with `DIRECT` the
-/// first of MR rows of row-major A at stride `lda` (no packing: a forward
-/// pass's activations are read in place). 24 accumulators stay in registers
-/// for the whole k loop. With `beta == 0`, C is not read.
+/// packed `kc × NR` panel; `a` a packed `kc × MR` panel (`R = MR`), or with
+/// `DIRECT` the first of `R ≤ MR` rows of row-major A at stride `lda` (no
+/// packing: a forward pass's activations are read in place; smaller `R` fit a
+/// share of rows that is not a multiple of MR). Up to 24 accumulators stay in
+/// registers for the whole k loop. With `beta == 0`, C is not read.
 ///
 /// # Safety
 /// AVX-512F must be available; `b` must hold `kc·NR` values and `a` `kc·MR`
-/// (packed) or MR rows of `kc` values at stride `lda` (direct, even when
-/// `rows < MR`); `c` must be valid for writes (and reads unless `beta == 0`) of
-/// `rows` rows of `cols` values at stride `ldc`, with `rows ≤ MR`, `cols ≤ NR`.
+/// (packed) or R rows of `kc` values at stride `lda` (direct, even when
+/// `rows < R`); `c` must be valid for writes (and reads unless `beta == 0`) of
+/// `rows` rows of `cols` values at stride `ldc`, with `rows ≤ R`, `cols ≤ NR`.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
+pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     kc: usize,
     a: *const f32,
     lda: usize,
@@ -157,7 +158,8 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
     rows: usize,
     cols: usize,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    const { assert!(R <= MR && (DIRECT || R == MR)) };
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
     for p in 0..kc {
         // SAFETY: p < kc, so the NR values at b + p·NR lie inside the packed
         // panel, and A's value (i, p) at a + i·lda + p (direct) or a + p·MR + i
@@ -174,7 +176,7 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool>(
         }
     }
     let va = _mm512_set1_ps(alpha);
-    if rows == MR && cols == NR {
+    if rows == R && cols == NR {
         let vb = _mm512_set1_ps(beta);
         for (i, row) in acc.iter().enumerate() {
             // SAFETY: a full tile: row i < MR = rows, 32 columns = cols (caller contract).

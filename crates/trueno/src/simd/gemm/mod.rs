@@ -49,8 +49,9 @@ struct Kernel {
     nr: usize,
     /// A from a packed panel.
     f: KernelFn,
-    /// A read in place from MR full rows, where the ISA has such a kernel.
-    direct: Option<KernelFn>,
+    /// Kernels that read A in place from R whole rows, largest R first
+    /// (empty where the ISA has none).
+    direct: &'static [(usize, KernelFn)],
 }
 
 fn kernel_for(level: Level) -> Kernel {
@@ -59,21 +60,28 @@ fn kernel_for(level: Level) -> Kernel {
         Level::Avx512 => Kernel {
             mr: super::avx512::MR,
             nr: super::avx512::NR,
-            f: super::avx512::gemm_kernel::<false>,
-            direct: Some(super::avx512::gemm_kernel::<true>),
+            f: super::avx512::gemm_kernel::<false, { super::avx512::MR }>,
+            direct: &[
+                (12, super::avx512::gemm_kernel::<true, 12>),
+                (8, super::avx512::gemm_kernel::<true, 8>),
+                (4, super::avx512::gemm_kernel::<true, 4>),
+            ],
         },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => Kernel {
             mr: super::avx2::MR,
             nr: super::avx2::NR,
-            f: super::avx2::gemm_kernel::<false>,
-            direct: Some(super::avx2::gemm_kernel::<true>),
+            f: super::avx2::gemm_kernel::<false, { super::avx2::MR }>,
+            direct: &[
+                (6, super::avx2::gemm_kernel::<true, 6>),
+                (4, super::avx2::gemm_kernel::<true, 4>),
+            ],
         },
         _ => Kernel {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             f: portable_kernel,
-            direct: None,
+            direct: &[],
         },
     }
 }
@@ -321,6 +329,30 @@ fn run(
     }
 }
 
+/// The row tiles of a block of `mc` rows: `(first row, rows, kernel)`. With
+/// direct kernels, whole tiles of the largest R that fits are read in place
+/// and only a remainder below the smallest R is packed (kernel `None`); the
+/// second value is where that packed part starts.
+fn row_tiles(
+    mc: usize,
+    kern: Kernel,
+    direct: &[(usize, KernelFn)],
+) -> (Vec<(usize, usize, Option<KernelFn>)>, usize) {
+    let mut tiles = Vec::new();
+    let mut start = 0;
+    while let Some(&(r, f)) = direct.iter().find(|(r, _)| *r <= mc - start) {
+        tiles.push((start, r, Some(f)));
+        start += r;
+    }
+    let packed_from = start;
+    while start < mc {
+        let rows = kern.mr.min(mc - start);
+        tiles.push((start, rows, None));
+        start += rows;
+    }
+    (tiles, packed_from)
+}
+
 /// Where the blocked product finds its packed blocks of B.
 enum BSource<'a> {
     /// Pack each block into this buffer as it is needed.
@@ -398,9 +430,9 @@ fn blocked(
     // Weights packed beforehand mean a forward pass: read its activations in
     // place rather than packing them, unless the row stride would alias in L1
     // (a multiple of 4 KiB puts all MR rows in one cache set).
-    let direct = match (&src, kern.direct) {
-        (BSource::Packed(_), Some(f)) if !ta && !(lda * 4).is_multiple_of(4096) => Some(f),
-        _ => None,
+    let direct: &[(usize, KernelFn)] = match src {
+        BSource::Packed(_) if !ta && !(lda * 4).is_multiple_of(4096) => kern.direct,
+        _ => &[],
     };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
@@ -420,40 +452,32 @@ fn blocked(
             let row_block = |ic: usize| {
                 let mc = mc_max.min(m - ic);
                 with_buffer(&PACK_A, |buf| {
-                    // Direct: only a last, partial row tile is packed (the
-                    // kernel reads MR whole rows).
-                    let packed_rows = match direct {
-                        Some(_) => mc / kern.mr * kern.mr,
-                        None => 0,
-                    };
+                    let (tiles, packed_from) = row_tiles(mc, kern, direct);
                     let pa = pack::pack_a(
                         buf,
                         a,
                         lda,
                         ta,
-                        (ic + packed_rows, mc - packed_rows),
+                        (ic + packed_from, mc - packed_from),
                         (pc, kc),
                         kern.mr,
                     );
                     for (jp, bp) in pb.chunks_exact(kc * kern.nr).enumerate() {
                         let cols = kern.nr.min(nc - jp * kern.nr);
-                        for ip in 0..mc.div_ceil(kern.mr) {
-                            let rows = kern.mr.min(mc - ip * kern.mr);
-                            let (row, col) = (ic + ip * kern.mr, jc + jp * kern.nr);
+                        for &(start, rows, direct) in &tiles {
+                            let (row, col) = (ic + start, jc + jp * kern.nr);
                             let (f, ap, a_stride) = match direct {
-                                Some(f) if ip * kern.mr < packed_rows => {
-                                    // SAFETY: row + MR ≤ ic + packed_rows ≤ m rows of
-                                    // A at stride lda, k from pc: inside A.
-                                    (f, unsafe { a.as_ptr().add(row * lda + pc) }, lda)
-                                }
-                                _ => {
-                                    let panel = ip - packed_rows / kern.mr;
+                                // SAFETY: a direct tile's R rows lie inside the block's
+                                // rows of A (see `row_tiles`), k from pc: inside A.
+                                Some(f) => (f, unsafe { a.as_ptr().add(row * lda + pc) }, lda),
+                                None => {
+                                    let panel = (start - packed_from) / kern.mr;
                                     (kern.f, pa[panel * kc * kern.mr..].as_ptr(), 0)
                                 }
                             };
                             // SAFETY: the kernel matches a level this CPU has
                             // (`kernel_for` is only given detected levels); `bp` is a
-                            // full packed panel and `ap` a full packed panel or MR whole
+                            // full packed panel and `ap` a full packed panel or R whole
                             // rows of A (see above); the rows × cols tile at (row, col) lies
                             // inside C (row + rows ≤ m, col + cols ≤ n, and C holds
                             // (m − 1)·ldc + n values, asserted in `run`); row
