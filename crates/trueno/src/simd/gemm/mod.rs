@@ -30,8 +30,16 @@ pub enum Transpose {
     Yes,
 }
 
-/// k-depth of a packed block: a `KC × NR` panel of B stays in L1.
+/// Largest k-depth of a packed block: a `KC × NR` panel of B stays in L1
+/// beside a panel of A (192 × 32 floats is 24 KiB of a 48 KiB L1).
 const KC: usize = 192;
+
+/// The k-depth of every block for an inner dimension `k`: as deep as `KC`
+/// allows, in equal blocks, so no last block is a sliver (784 → 5 × 157, not
+/// 4 × 192 + 16) that costs a full pass over C for little work.
+fn k_step(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
+}
 /// Rows of a packed A block (a multiple of every MR): `MC × KC` stays in L2.
 const MC: usize = 144;
 /// Columns of a packed B block (a multiple of every NR).
@@ -436,8 +444,9 @@ fn blocked(
     };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
+        let step = k_step(k);
+        for pc in (0..k).step_by(step) {
+            let kc = step.min(k - pc);
             // Later k blocks add onto what the earlier ones wrote.
             let beta_k = if pc == 0 { beta } else { 1.0 };
             // The epilogue runs on each tile as its last k block leaves the kernel (hot in L1).

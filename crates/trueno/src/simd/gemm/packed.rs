@@ -5,7 +5,7 @@
 //! the bias and applies ReLU to each tile while it is still in L1, instead of
 //! two more passes over C.
 
-use super::{KC, Kernel, NC, Product, kernel_for, pack, run};
+use super::{Kernel, NC, Product, k_step, kernel_for, pack, run};
 use crate::simd::{Level, level};
 
 /// What to do to each element of C after the product: nothing, add a bias per
@@ -42,7 +42,7 @@ impl Epilogue<'_> {
     }
 }
 
-/// One packed `KC × NC` block of B, aligned inside its buffer.
+/// One packed `kc × NC` block of B, aligned inside its buffer.
 #[derive(Debug, Clone)]
 struct Block {
     buf: Vec<f32>,
@@ -94,8 +94,9 @@ impl PackedMatrix {
         let mut blocks = Vec::new();
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+            let step = k_step(k);
+            for pc in (0..k).step_by(step) {
+                let kc = step.min(k - pc);
                 let mut buf = Vec::new();
                 let packed = pack::pack_b(&mut buf, b, n, false, (pc, kc), (jc, nc), nr, false);
                 let (at, len) = (packed.as_ptr() as usize, packed.len());
@@ -133,7 +134,8 @@ impl PackedMatrix {
 
     /// The packed block whose columns start at `jc` and k rows at `pc`.
     pub(super) fn block(&self, jc: usize, pc: usize) -> &[f32] {
-        let b = &self.blocks[(jc / NC) * self.k.div_ceil(KC) + pc / KC];
+        let step = k_step(self.k);
+        let b = &self.blocks[(jc / NC) * self.k.div_ceil(step) + pc / step];
         &b.buf[b.start..b.start + b.len]
     }
 }
