@@ -60,9 +60,9 @@ fn main() {
             .expect("a figure")
     };
 
-    // The engine's workers compute on rayon's global pool; size it to the 2
-    // threads onnxruntime gets. (Waiting inside a second pool would leave its
-    // idle threads spinning against the workers.)
+    // The engine's SIMD pool has as many threads as cores (2 here, as
+    // onnxruntime gets); the bare forward pass runs on rayon's global pool,
+    // sized the same.
     rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build_global()

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -132,7 +133,24 @@ impl Future for Pending {
 struct Pool {
     queue: BackendQueue,
     tx: Option<Sender<Job>>,
-    threads: Vec<JoinHandle<()>>,
+    workers: Workers,
+}
+
+/// The threads a backend's workers run on.
+enum Workers {
+    /// One OS thread per worker (scalar and GPU backends).
+    Threads(Vec<JoinHandle<()>>),
+    /// SIMD workers run on threads of the backend's own rayon pool, which has
+    /// one more thread per core beyond the first: a forward pass split across
+    /// threads then starts on the worker itself and the spare threads steal
+    /// the rest, instead of being handed to another pool and waited for
+    /// (two fewer thread wake-ups per request). `done` hears from each
+    /// worker as it returns.
+    Rayon {
+        _pool: rayon::ThreadPool,
+        done: crossbeam_channel::Receiver<()>,
+        count: usize,
+    },
 }
 
 /// Loaded models and a bounded worker pool per configured backend.
@@ -311,20 +329,68 @@ impl Pool {
     fn start(cfg: &BackendConfig) -> Pool {
         let queue = BackendQueue::new(cfg.backend, cfg.capacity, cfg.workers);
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let threads = (0..cfg.workers)
-            .map(|i| {
-                let (rx, queue) = (rx.clone(), queue.clone());
-                let batching = (cfg.max_batch_size, cfg.max_batch_delay);
-                std::thread::Builder::new()
-                    .name(format!("realizar-{}-{i}", cfg.backend))
-                    .spawn(move || crate::worker::work(rx, queue, batching))
-                    .expect("spawning a worker thread")
+        let batching = (cfg.max_batch_size, cfg.max_batch_delay);
+        let spare = std::thread::available_parallelism().map_or(1, usize::from) - 1;
+        let rayon_pool = (cfg.backend == Backend::Simd)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(cfg.workers + spare)
+                    .thread_name(move |i| format!("realizar-simd-{i}"))
+                    .build()
+                    .ok()
             })
-            .collect();
+            .flatten();
+        let workers = match rayon_pool {
+            Some(pool) => {
+                let (done_tx, done) = crossbeam_channel::bounded(cfg.workers);
+                for _ in 0..cfg.workers {
+                    let (rx, queue, done_tx) = (rx.clone(), queue.clone(), done_tx.clone());
+                    pool.spawn(move || {
+                        // rayon aborts on a panic in a spawned task; a worker that
+                        // panics outside a forward pass (those are caught) just ends.
+                        let work = AssertUnwindSafe(|| crate::worker::work(rx, queue, batching));
+                        let _ = std::panic::catch_unwind(work);
+                        let _ = done_tx.send(());
+                    });
+                }
+                Workers::Rayon {
+                    _pool: pool,
+                    done,
+                    count: cfg.workers,
+                }
+            }
+            None => Workers::Threads(
+                (0..cfg.workers)
+                    .map(|i| {
+                        let (rx, queue) = (rx.clone(), queue.clone());
+                        std::thread::Builder::new()
+                            .name(format!("realizar-{}-{i}", cfg.backend))
+                            .spawn(move || crate::worker::work(rx, queue, batching))
+                            .expect("spawning a worker thread")
+                    })
+                    .collect(),
+            ),
+        };
         Pool {
             queue,
             tx: Some(tx),
-            threads,
+            workers,
+        }
+    }
+
+    /// Waits for every worker to return (after the sender is dropped).
+    fn join(&mut self) {
+        match &mut self.workers {
+            Workers::Threads(threads) => {
+                for t in threads.drain(..) {
+                    let _ = t.join();
+                }
+            }
+            Workers::Rayon { done, count, .. } => {
+                for _ in 0..std::mem::take(count) {
+                    let _ = done.recv();
+                }
+            }
         }
     }
 }
@@ -336,9 +402,7 @@ impl Drop for Engine {
             pool.tx.take();
         }
         for pool in self.pools.values_mut() {
-            for t in pool.threads.drain(..) {
-                let _ = t.join();
-            }
+            pool.join();
         }
     }
 }
