@@ -163,7 +163,8 @@ macro_rules! vector_kernels {
         #[target_feature(enable = $feat)]
         pub(super) fn softmax_rows(x: &[f32], cols: usize, out: &mut [f32]) {
             for (row, orow) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
-                let m = vsplat(max(row));
+                let mscalar = max(row);
+                let m = vsplat(mscalar);
                 let body = cols - cols % LANES;
                 let mut total = vsplat(0.0);
                 for (o, v) in orow[..body]
@@ -175,18 +176,25 @@ macro_rules! vector_kernels {
                     vstore(o, e);
                 }
                 let mut sum = hsum(total);
-                let mscalar = max(row);
-                for (o, &v) in orow[body..].iter_mut().zip(&row[body..]) {
-                    *o = (v - mscalar).exp();
-                    sum += *o;
+                // The tail as one padded vector: a 10-class output row is all
+                // tail, and a scalar `exp` and divide per value were most of its cost.
+                let tail = cols - body;
+                let mut lanes = [mscalar; LANES];
+                let mut e = vsplat(0.0);
+                if tail > 0 {
+                    lanes[..tail].copy_from_slice(&row[body..]);
+                    e = exp_v(vsub(vload(&lanes), m));
+                    vstore(&mut lanes, e);
+                    sum += lanes[..tail].iter().sum::<f32>();
                 }
                 let inv = vsplat(1.0 / sum);
                 for o in orow[..body].chunks_exact_mut(LANES) {
                     let r = vmul(vload(o), inv);
                     vstore(o, r);
                 }
-                for o in &mut orow[body..] {
-                    *o /= sum;
+                if tail > 0 {
+                    vstore(&mut lanes, vmul(e, inv));
+                    orow[body..].copy_from_slice(&lanes[..tail]);
                 }
             }
         }
