@@ -56,30 +56,49 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
+/// Rows taken through all layers at once (see `forward_simd`).
+const CHUNK_ROWS: usize = 128;
+
 /// Below this many multiply-adds a forward pass stays on one thread.
 const PARALLEL_MIN_FLOPS: u64 = 1 << 21;
 
 impl Mlp {
     /// [`Mlp::predict`] on the SIMD backend; `x` is already shape-checked.
     ///
-    /// Rows are independent, so a large batch is split into one contiguous
-    /// share of rows per thread, and each thread takes its rows through every
+    /// Rows are independent, so a batch is split into one contiguous share of
+    /// rows per thread (at most `CHUNK_ROWS` each, so a large batch becomes
+    /// more tasks than threads), and each task takes its rows through every
     /// layer with single-threaded GEMMs: one fork-join per pass instead of
-    /// one per layer and k block, and each thread's activations stay in its cache.
+    /// one per layer and k block, and the activations stay in the core's cache.
     pub(crate) fn forward_simd(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, AprenderError> {
         use rayon::prelude::*;
         let packed = self.packed.layers(self.layers());
         let (features, outputs) = (self.n_features(), self.n_classes());
         let mut out = vec![0.0; rows * outputs];
         let threads = rayon::current_num_threads();
-        if threads < 2 || rows < 2 * threads || self.forward_flops(rows) < PARALLEL_MIN_FLOPS {
-            self.forward_rows(packed, x, rows, &mut out)?;
-            return Ok(out);
+        let parallel =
+            threads >= 2 && rows >= 2 * threads && self.forward_flops(rows) >= PARALLEL_MIN_FLOPS;
+        let share = if parallel {
+            rows.div_ceil(threads)
+        } else {
+            rows
+        };
+        // At most CHUNK_ROWS rows go through the layers together: their
+        // activations then stay in L2 beside the weights instead of streaming
+        // a whole large batch through L3 once per layer.
+        let share = share.clamp(1, CHUNK_ROWS);
+        let chunks = x
+            .par_chunks(share * features)
+            .zip(out.par_chunks_mut(share * outputs));
+        let run =
+            |(x, out): (&[f32], &mut [f32])| self.forward_rows(packed, x, x.len() / features, out);
+        if parallel {
+            chunks.try_for_each(run)?;
+        } else {
+            x.chunks(share * features)
+                .zip(out.chunks_mut(share * outputs))
+                .try_for_each(run)?;
         }
-        let share = rows.div_ceil(threads);
-        x.par_chunks(share * features)
-            .zip(out.par_chunks_mut(share * outputs))
-            .try_for_each(|(x, out)| self.forward_rows(packed, x, x.len() / features, out))?;
         Ok(out)
     }
 
