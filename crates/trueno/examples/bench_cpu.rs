@@ -5,7 +5,8 @@
 //! sgemm: GFLOP/s of square products for trueno, faer and matrixmultiply (via
 //! ndarray), on 1 and 2 threads; the ratio is trueno / faer. Vector ops: GB/s
 //! of dot, sum and add against a triad loop (a = b + s·c) measured in the same
-//! run as the memory-bandwidth reference. Medians of repeated samples.
+//! run as the memory-bandwidth reference. Medians of repeated samples; trueno's
+//! and faer's sgemm samples alternate.
 //! matrixmultiply reads its thread count once per process, so its columns come
 //! from child processes of this binary with `MATMUL_NUM_THREADS` set.
 //! Last line: `bench_cpu sgemm1024_vs_faer=<ratio> dot16M_vs_triad=<ratio>`
@@ -56,47 +57,74 @@ fn pool(threads: usize) -> rayon::ThreadPool {
         .expect("thread pool")
 }
 
-fn trueno_sgemm(n: usize, threads: usize, samples: usize) -> f64 {
-    let (a, b) = (data(n * n, 1), data(n * n, 2));
-    let mut c = vec![0.0; n * n];
-    let t = pool(threads).install(|| {
-        median_time(samples, || {
-            gemm::sgemm(
-                gemm::Transpose::No,
-                gemm::Transpose::No,
-                n,
-                n,
-                n,
-                1.0,
-                &a,
-                n,
-                &b,
-                n,
-                0.0,
-                &mut c,
-                n,
-            )
-        })
-    });
-    gflops(n, t)
+/// Seconds per call of `f`, timed over enough calls to take ~40 ms.
+fn sample(reps: u32, f: &mut impl FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed() / reps
 }
 
-fn faer_sgemm(n: usize, threads: usize, samples: usize) -> f64 {
+fn reps_for(f: &mut impl FnMut()) -> u32 {
+    f();
+    let one = sample(1, f).max(Duration::from_nanos(100));
+    (0.04 / one.as_secs_f64()).ceil().clamp(1.0, 100_000.0) as u32
+}
+
+/// trueno's and faer's GFLOP/s for an `n³` product on `threads` threads.
+/// Their samples alternate, so a drift in the machine's speed (this VM moves
+/// by up to 2× over minutes) lands on both rather than on one of them.
+fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64) {
     let (a, b) = (data(n * n, 1), data(n * n, 2));
-    let a = Mat::<f32>::from_fn(n, n, |i, j| a[i * n + j]);
-    let b = Mat::<f32>::from_fn(n, n, |i, j| b[i * n + j]);
-    let mut c = Mat::<f32>::zeros(n, n);
+    let mut c = vec![0.0; n * n];
+    let fa = Mat::<f32>::from_fn(n, n, |i, j| a[i * n + j]);
+    let fb = Mat::<f32>::from_fn(n, n, |i, j| b[i * n + j]);
+    let mut fc = Mat::<f32>::zeros(n, n);
     let par = if threads == 1 {
         Par::Seq
     } else {
         Par::rayon(threads)
     };
-    let t = pool(threads).install(|| {
-        median_time(samples, || {
-            matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par)
-        })
+    let mut ours = || {
+        gemm::sgemm(
+            gemm::Transpose::No,
+            gemm::Transpose::No,
+            n,
+            n,
+            n,
+            1.0,
+            &a,
+            n,
+            &b,
+            n,
+            0.0,
+            &mut c,
+            n,
+        )
+    };
+    let mut theirs = || {
+        matmul(
+            fc.as_mut(),
+            Accum::Replace,
+            fa.as_ref(),
+            fb.as_ref(),
+            1.0,
+            par,
+        )
+    };
+    let (mut t_ours, mut t_theirs) = pool(threads).install(|| {
+        let (r_ours, r_theirs) = (reps_for(&mut ours), reps_for(&mut theirs));
+        (0..samples)
+            .map(|_| (sample(r_ours, &mut ours), sample(r_theirs, &mut theirs)))
+            .unzip::<_, _, Vec<_>, Vec<_>>()
     });
-    gflops(n, t)
+    t_ours.sort();
+    t_theirs.sort();
+    (
+        gflops(n, t_ours[samples / 2]),
+        gflops(n, t_theirs[samples / 2]),
+    )
 }
 
 fn mm_sgemm(n: usize, samples: usize) -> f64 {
@@ -168,8 +196,7 @@ fn main() {
         let mm = mm_child(&sizes, threads, quick);
         for (i, &n) in sizes.iter().enumerate() {
             let s = if n >= 1024 { samples.min(5) } else { samples };
-            let ours = trueno_sgemm(n, threads, s);
-            let faer = faer_sgemm(n, threads, s);
+            let (ours, faer) = trueno_and_faer(n, threads, s);
             let ratio = ours / faer;
             if n == 1024 {
                 ratio_1024 = ratio_1024.min(ratio);

@@ -91,3 +91,69 @@ proptest! {
         }
     }
 }
+
+/// Leading dimensions of 4 KiB (A packed despite no transpose; C computed at a
+/// padded stride and added back), with several k blocks, β ≠ 0 and β = 0 over
+/// NaN, and C's columns past n untouched.
+#[test]
+fn four_kib_strides_match_the_naive_product() {
+    let (m, n, k, ld) = (29, 70, 400, 1024);
+    let a: Vec<f32> = (0..m * ld).map(|i| value(i, 3)).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| value(i, 4)).collect();
+    for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, 2.0)] {
+        let c0: Vec<f32> = (0..m * ld)
+            .map(|i| if beta == 0.0 { f32::NAN } else { value(i, 5) })
+            .collect();
+        for level in gemm::levels() {
+            let mut c = c0.clone();
+            gemm::sgemm_on(
+                level,
+                Transpose::No,
+                Transpose::No,
+                m,
+                n,
+                k,
+                alpha,
+                &a,
+                ld,
+                &b,
+                n,
+                beta,
+                &mut c,
+                ld,
+            );
+            for i in 0..m {
+                for j in 0..ld {
+                    let got = c[i * ld + j];
+                    if j >= n {
+                        assert_eq!(
+                            got.to_bits(),
+                            c0[i * ld + j].to_bits(),
+                            "{level:?}: padding ({i}, {j})"
+                        );
+                        continue;
+                    }
+                    let (mut sum, mut mag) = (0.0f64, 0.0f64);
+                    for p in 0..k {
+                        let t = a[i * ld + p] as f64 * b[p * n + j] as f64;
+                        sum += t;
+                        mag += t.abs();
+                    }
+                    let old = if beta == 0.0 {
+                        0.0
+                    } else {
+                        beta as f64 * c0[i * ld + j] as f64
+                    };
+                    let want = alpha as f64 * sum + old;
+                    let tol =
+                        (k as f64 + 2.0) * f32::EPSILON as f64 * (alpha as f64 * mag + old.abs())
+                            + 1e-6;
+                    assert!(
+                        (got as f64 - want).abs() <= tol,
+                        "{level:?}: ({i}, {j}) = {got}, want {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -156,6 +156,8 @@ thread_local! {
     /// Packed B of the calling thread, packed A of each worker; reused across calls.
     static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// C at a padded stride (see `run`).
+    static WIDE_C: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's buffer in `cell`, or a fresh one if it is
@@ -188,6 +190,7 @@ pub fn levels() -> Vec<Level> {
 }
 
 /// The operands of one product, as the public functions received them.
+#[derive(Clone, Copy)]
 struct Product<'a> {
     ta: bool,
     tb: bool,
@@ -329,6 +332,29 @@ fn run(
     if m <= SMALL_M && !p.ta && !p.tb {
         return small_m(p, c, ldc, epi);
     }
+    // C rows a multiple of 4 KiB apart fall in one L1 set, and every k block
+    // after the first reads and writes a whole tile of such rows: with more
+    // than one k block, the product goes to a copy of C at a padded stride,
+    // added into C once at the end.
+    if (ldc * 4).is_multiple_of(4096) && p.k > k_step(p.k) && m >= kern.mr {
+        let pad = ldc + 16;
+        return with_buffer(&WIDE_C, |wide| {
+            wide.resize((m - 1) * pad + n, 0.0);
+            let fresh = Product { beta: 0.0, ..*p };
+            run(kern, &fresh, wide, pad, packed, Epilogue::None);
+            for (row, w) in c.chunks_mut(ldc).zip(wide.chunks(pad)).take(m) {
+                let row = &mut row[..n];
+                if p.beta == 0.0 {
+                    row.copy_from_slice(&w[..n]);
+                } else {
+                    row.iter_mut()
+                        .zip(w)
+                        .for_each(|(c, w)| *c = w + p.beta * *c);
+                }
+                epi.apply(row, 0);
+            }
+        });
+    }
     match packed {
         Some(pm) => blocked(kern, p, c, ldc, BSource::Packed(pm), epi),
         None => with_buffer(&PACK_B, |pb| {
@@ -435,12 +461,14 @@ fn blocked(
         1
     };
     let mc_max = block_rows(m, kern.mr, threads);
-    // Weights packed beforehand mean a forward pass: read its activations in
-    // place rather than packing them, unless the row stride would alias in L1
-    // (a multiple of 4 KiB puts all MR rows in one cache set).
-    let direct: &[(usize, KernelFn)] = match src {
-        BSource::Packed(_) if !ta && !(lda * 4).is_multiple_of(4096) => kern.direct,
-        _ => &[],
+    // An untransposed A is read in place rather than packed (packing costs a
+    // copy of every block, which small and narrow products never earn back),
+    // unless its row stride would alias in L1: a multiple of 4 KiB puts all
+    // MR rows in one cache set, and then the packed panel is faster.
+    let direct: &[(usize, KernelFn)] = if !ta && !(lda * 4).is_multiple_of(4096) {
+        kern.direct
+    } else {
+        &[]
     };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
