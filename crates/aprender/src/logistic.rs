@@ -172,7 +172,13 @@ impl Objective<'_> {
             }
         } else {
             let mut logp = vec![0.0; n * cols];
-            ops::log_softmax_rows(self.backend, &z, cols, &mut logp)?;
+            // The logits are on the host already and the pass is O(n·classes):
+            // with a GPU model it runs on the CPU rather than paying an upload.
+            let host = match self.backend {
+                Backend::Gpu => Backend::Simd,
+                other => other,
+            };
+            ops::log_softmax_rows(host, &z, cols, &mut logp)?;
             for (i, &y) in self.y.iter().enumerate() {
                 let row = &logp[i * cols..(i + 1) * cols];
                 loss -= f64::from(row[y as usize]);

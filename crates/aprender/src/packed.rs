@@ -87,13 +87,12 @@ impl Mlp {
         // activations then stay in L2 beside the weights instead of streaming
         // a whole large batch through L3 once per layer.
         let share = share.clamp(1, CHUNK_ROWS);
-        let chunks = x
-            .par_chunks(share * features)
-            .zip(out.par_chunks_mut(share * outputs));
         let run =
             |(x, out): (&[f32], &mut [f32])| self.forward_rows(packed, x, x.len() / features, out);
         if parallel {
-            chunks.try_for_each(run)?;
+            x.par_chunks(share * features)
+                .zip(out.par_chunks_mut(share * outputs))
+                .try_for_each(run)?;
         } else {
             x.chunks(share * features)
                 .zip(out.chunks_mut(share * outputs))

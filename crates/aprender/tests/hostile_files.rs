@@ -79,13 +79,25 @@ fn valid_files_load_as_their_kind() {
         ]
     );
     let files = valid_files();
-    assert!(
-        MlpRegressor::from_bytes(&files[3], "clf").is_err(),
-        "a classifier is no regressor"
+    let err = |e: aprender::AprenderError| e.to_string();
+    assert_eq!(
+        err(MlpRegressor::from_bytes(&files[3], "clf.safetensors").unwrap_err()),
+        "clf.safetensors: metadata `output_activation` is `softmax`, expected `identity`"
     );
-    assert!(
-        Ridge::from_bytes(&files[0], "lin").is_err(),
-        "kinds do not mix"
+    assert_eq!(
+        err(Ridge::from_bytes(&files[0], "lin.safetensors").unwrap_err()),
+        "lin.safetensors: metadata `model` is `linear_regression`, expected `ridge`"
+    );
+    // A newer format version is refused before anything else is read.
+    let mut future = files[5].clone();
+    let at = future
+        .windows(3)
+        .position(|w| w == b"\"2\"")
+        .expect("the version in the header");
+    future[at + 1] = b'9';
+    assert_eq!(
+        err(AnyModel::from_bytes(&future, "km.safetensors").unwrap_err()),
+        "km.safetensors: format version `9` is not supported (this build reads version 2)"
     );
 }
 
