@@ -24,8 +24,8 @@ use realizar::{BackendConfig, Engine, InferenceInput};
 use trueno::Backend;
 
 const BATCHES: [usize; 3] = [1, 64, 1024];
-const ROUNDS: usize = 5;
-const SECONDS: f64 = 0.4;
+const ROUNDS: usize = 11;
+const SECONDS: f64 = 0.2;
 /// Pause between the two sides, so neither's spinning threads overlap the other's timing.
 const PAUSE: Duration = Duration::from_millis(100);
 
