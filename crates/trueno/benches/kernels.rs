@@ -71,5 +71,34 @@ fn sgemm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, vector_ops, sgemm);
+/// A 784-256 dense layer on packed weights with bias and ReLU fused, at the
+/// batch sizes realizar is measured at.
+fn dense_layer(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sgemm_packed_784x256");
+    g.sample_size(20);
+    let (k, n) = (784, 256);
+    let w = gemm::PackedMatrix::pack(&data(k * n), k, n);
+    let bias = data(n);
+    for m in [1, 64, 1024] {
+        let x = data(m * k);
+        let mut out = vec![0.0; m * n];
+        g.throughput(Throughput::Elements(2 * (m * k * n) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(m), &m, |bch, &m| {
+            bch.iter(|| {
+                gemm::sgemm_packed(
+                    m,
+                    &x,
+                    k,
+                    &w,
+                    black_box(&mut out),
+                    n,
+                    gemm::Epilogue::BiasRelu(&bias),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, vector_ops, sgemm, dense_layer);
 criterion_main!(benches);
