@@ -157,3 +157,27 @@ fn four_kib_strides_match_the_naive_product() {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "A is too short")]
+fn a_short_a_panics_instead_of_being_read_past() {
+    let (m, n, k) = (24, 32, 40);
+    let a = vec![1.0f32; (m - 1) * k + k - 1];
+    let b = vec![1.0f32; k * n];
+    let mut c = vec![0.0f32; m * n];
+    gemm::sgemm(
+        Transpose::No,
+        Transpose::No,
+        m,
+        n,
+        k,
+        1.0,
+        &a,
+        k,
+        &b,
+        n,
+        0.0,
+        &mut c,
+        n,
+    );
+}

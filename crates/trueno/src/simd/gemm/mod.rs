@@ -320,6 +320,14 @@ fn run(
         c.len() >= (m - 1) * ldc + n,
         "C is too short for {m}×{n} at stride {ldc}"
     );
+    // The micro-kernels may read A in place through raw pointers: its extent
+    // is checked here, once, so a short slice panics instead.
+    let (a_rows, a_cols) = if p.ta { (p.k, m) } else { (m, p.k) };
+    assert!(
+        a_rows == 0 || a_cols == 0 || p.a.len() >= (a_rows - 1) * p.lda + a_cols,
+        "A is too short for {a_rows}×{a_cols} at stride {}",
+        p.lda
+    );
     if p.k == 0 || p.alpha == 0.0 {
         for row in c.chunks_mut(ldc).take(m) {
             for v in &mut row[..n] {
