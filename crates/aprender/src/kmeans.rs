@@ -1,6 +1,7 @@
 //! `KMeans`: k-means++ seeding, Lloyd iterations, the best of several restarts.
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rayon::prelude::*;
 use trueno::Backend;
 
 use crate::compute::gemm;
@@ -12,7 +13,7 @@ use crate::{AprenderError, Estimator, FileProblem, Matrix, ModelMeta};
 /// k-means clustering with scikit-learn's defaults: greedy k-means++ seeding
 /// (`2 + ln k` candidates per centre), up to 300 Lloyd iterations stopping when
 /// the centres move less than `tol × mean feature variance`, and the lowest
-/// inertia of `n_init = 10` seeded restarts. The distance matrix
+/// inertia of `n_init = 10` seeded restarts, run in parallel. The distance matrix
 /// `‖x‖² − 2·x·c + ‖c‖²` is one trueno matmul per iteration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeans {
@@ -254,15 +255,20 @@ impl Estimator for KMeans {
                 .sum::<f64>()
                 / d as f64
         };
-        let mut rng = SmallRng::seed_from_u64(self.seed);
-        let mut best: Option<(Vec<f32>, f64, usize)> = None;
-        for _ in 0..self.n_init {
-            let run = self.run(&x, self.tol * mean_variance, &mut rng)?;
-            if best.as_ref().is_none_or(|b| run.1 < b.1) {
-                best = Some(run);
-            }
-        }
-        let (centers, inertia, iterations) = best.expect("n_init ≥ 1");
+        // Restarts are independent: each gets its own seed, drawn in order from
+        // the model's, and they run in parallel. The lowest inertia wins (the
+        // earliest restart on a tie), so the result does not depend on threads.
+        let mut seeds = SmallRng::seed_from_u64(self.seed);
+        let seeds: Vec<u64> = (0..self.n_init).map(|_| seeds.random()).collect();
+        let tol = self.tol * mean_variance;
+        let runs = seeds
+            .par_iter()
+            .map(|&seed| self.run(&x, tol, &mut SmallRng::seed_from_u64(seed)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (centers, inertia, iterations) = runs
+            .into_iter()
+            .reduce(|best, run| if run.1 < best.1 { run } else { best })
+            .expect("n_init ≥ 1");
         self.fitted = Some(KMeansFit {
             centers,
             inertia,
