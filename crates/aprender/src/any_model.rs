@@ -72,14 +72,20 @@ impl AnyModel {
                 AnyModel::Logistic(LogisticRegression::from_bytes(bytes, origin)?)
             }
             "kmeans" => AnyModel::KMeans(KMeans::from_bytes(bytes, origin)?),
-            "mlp" => match Mlp::from_bytes(bytes, origin)?.output() {
-                Output::Softmax => {
-                    AnyModel::MlpClassifier(MlpClassifier::from_bytes(bytes, origin)?)
-                }
-                Output::Identity => {
-                    AnyModel::MlpRegressor(MlpRegressor::from_bytes(bytes, origin)?)
-                }
-            },
+            "mlp" => {
+                // Parsed once; the output kind picks the estimator.
+                let mlp = Mlp::from_bytes(bytes, origin)?;
+                let wrapped = match mlp.output() {
+                    Output::Softmax => {
+                        MlpClassifier::from_network(mlp).map(AnyModel::MlpClassifier)
+                    }
+                    Output::Identity => MlpRegressor::from_network(mlp).map(AnyModel::MlpRegressor),
+                };
+                wrapped.map_err(|problem| AprenderError::BadFile {
+                    origin: origin.to_owned(),
+                    problem,
+                })?
+            }
             other => {
                 return Err(AprenderError::BadFile {
                     origin: origin.to_owned(),

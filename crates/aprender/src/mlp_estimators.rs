@@ -94,7 +94,13 @@ macro_rules! mlp_estimator {
                 self.fitted()?.encode(w)
             }
             fn decode(r: &mut Reader<'_>) -> Result<Self, FileProblem> {
-                let mlp = Mlp::decode(r)?;
+                $ty::from_network(Mlp::decode(r)?)
+            }
+        }
+
+        impl $ty {
+            /// Wraps a loaded network, which must have this estimator's output.
+            pub(crate) fn from_network(mlp: Mlp) -> Result<$ty, FileProblem> {
                 if mlp.output() != Self::OUTPUT {
                     return Err(FileProblem::WrongKind {
                         key: "output_activation",
@@ -102,8 +108,9 @@ macro_rules! mlp_estimator {
                         expected: Self::OUTPUT.name().to_owned(),
                     });
                 }
+                let sizes = mlp.sizes();
                 let params = MlpParams {
-                    hidden: mlp.sizes()[1..mlp.sizes().len() - 1].to_vec(),
+                    hidden: sizes[1..sizes.len() - 1].to_vec(),
                     activation: mlp.activation(),
                     ..MlpParams::default()
                 };

@@ -330,9 +330,9 @@ pub(crate) fn train(
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for rows in order.chunks(batch) {
-            total += batch_gradients(&mlp, backend, x, rows, targets, params.alpha, &mut grads)?
-                * rows.len() as f64
-                / rows.len() as f64;
+            // The batch's summed loss (penalty once per batch, as scikit-learn
+            // weighs it); the epoch's loss is their total over the rows.
+            total += batch_gradients(&mlp, backend, x, rows, targets, params.alpha, &mut grads)?;
             t += 1;
             let lr_t =
                 params.learning_rate * (1.0 - 0.999f32.powi(t)).sqrt() / (1.0 - 0.9f32.powi(t));

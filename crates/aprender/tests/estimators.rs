@@ -4,7 +4,7 @@
 
 use aprender::{
     AprenderError, Estimator, KMeans, LinearRegression, LogisticRegression, Matrix, MlpClassifier,
-    MlpParams, MlpRegressor, Ridge, Table,
+    MlpParams, MlpRegressor, Ridge, Table, train_test_split,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
@@ -38,26 +38,37 @@ fn the_same_seed_trains_the_same_network() {
 
 #[test]
 fn early_stopping_keeps_the_best_validation_weights() {
-    let (x, y) = wine();
-    let params = MlpParams {
-        early_stopping: true,
-        n_iter_no_change: 3,
-        max_iter: 500,
-        ..small(1)
-    };
-    let mut m = MlpClassifier::new(params).unwrap().standardize(true);
-    m.fit(&x, &y).unwrap();
-    let h = m.history().unwrap();
-    assert!(h.converged, "stopped on the rule, not the cap");
-    assert_eq!(h.validation.len(), h.loss.len());
-    assert!(h.loss.len() < 500);
-    // The last 4 epochs did not beat the best by tol: the best came earlier.
-    let best = h.validation.iter().copied().fold(f64::MIN, f64::max);
-    let last = h.validation[h.validation.len() - 4..]
-        .iter()
-        .copied()
-        .fold(f64::MIN, f64::max);
-    assert!(last < best + 1e-4);
+    let t = Table::from_csv(format!("{DATA}/breast_cancer.train.csv"), "class").unwrap();
+    let (x, y) = (t.x.clone(), t.classes().y);
+    let mut ended_below_best = 0;
+    for seed in 0..8 {
+        let params = MlpParams {
+            early_stopping: true,
+            n_iter_no_change: 3,
+            max_iter: 500,
+            learning_rate: 0.05,
+            ..small(seed)
+        };
+        let mut m = MlpClassifier::new(params).unwrap().standardize(true);
+        m.fit(&x, &y).unwrap();
+        let h = m.history().unwrap();
+        assert!(h.converged, "seed {seed}: stopped on the rule, not the cap");
+        assert_eq!(h.validation.len(), h.loss.len());
+        // The kept weights are the best epoch's: recompute the validation rows
+        // (the split the fit drew) and score the final model on them.
+        let best = h.validation.iter().copied().fold(f64::MIN, f64::max);
+        let last = h.validation[h.validation.len() - 1];
+        let (_, val) = train_test_split(x.rows(), 0.1, seed, Some(&y)).unwrap();
+        let val_y: Vec<f32> = val.iter().map(|&i| y[i]).collect();
+        let score = m.score(&x.select_rows(&val).unwrap(), &val_y).unwrap();
+        assert_eq!(
+            score, best,
+            "seed {seed}: final {score}, best {best}, last {last}"
+        );
+        ended_below_best += usize::from(last < best);
+    }
+    // Otherwise keeping the last weights would pass too.
+    assert!(ended_below_best > 0, "no run ended below its best epoch");
 }
 
 #[test]

@@ -141,7 +141,7 @@ enum Workers {
     /// One OS thread per worker (scalar and GPU backends).
     Threads(Vec<JoinHandle<()>>),
     /// SIMD workers run on threads of the backend's own rayon pool, which has
-    /// one more thread per core beyond the first: a forward pass split across
+    /// a thread per worker plus one per core beyond the first: a forward pass split across
     /// threads then starts on the worker itself and the spare threads steal
     /// the rest, instead of being handed to another pool and waited for
     /// (two fewer thread wake-ups per request). `done` hears from each
