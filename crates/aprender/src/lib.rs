@@ -48,6 +48,7 @@ mod mlp_file;
 mod mlp_train;
 mod packed;
 mod scaler;
+mod screen;
 mod split;
 mod table;
 
@@ -65,5 +66,6 @@ pub use mlp::{Activation, Dense, Mlp, Output};
 pub use mlp_estimators::{MlpClassifier, MlpRegressor};
 pub use mlp_train::{Epoch, History, MlpParams};
 pub use scaler::StandardScaler;
+pub use screen::{Screened, first_non_finite, non_finite_rows};
 pub use split::train_test_split;
 pub use table::{Classes, Table};

@@ -244,6 +244,19 @@ impl Mlp {
             .sum()
     }
 
+    /// Fails unless `x` holds exactly `rows` rows of `n_features` values.
+    pub(crate) fn check_shape(&self, x: &[f32], rows: usize) -> Result<(), AprenderError> {
+        let features = self.n_features();
+        if rows.checked_mul(features) != Some(x.len()) {
+            return Err(AprenderError::InputShape {
+                len: x.len(),
+                rows,
+                features,
+            });
+        }
+        Ok(())
+    }
+
     /// The network's outputs for a batch: `x` holds `rows` rows of
     /// [`n_features`](Self::n_features) raw values (the model's scaler, if any,
     /// is applied here); the result holds `rows` rows of
@@ -256,15 +269,9 @@ impl Mlp {
         rows: usize,
     ) -> Result<Vec<f32>, AprenderError> {
         let features = self.n_features();
-        if rows.checked_mul(features) != Some(x.len()) {
-            return Err(AprenderError::InputShape {
-                len: x.len(),
-                rows,
-                features,
-            });
-        }
+        self.check_shape(x, rows)?;
         if backend == Backend::Simd {
-            return self.forward_simd(x, rows);
+            return Ok(self.forward_simd(x, rows, false)?.out);
         }
         let mut act = x.to_vec();
         if let Some(scaler) = &self.meta.scaler {

@@ -6,12 +6,13 @@
 //! SIMD prediction, and the pass then runs each layer as one
 //! `sgemm_packed` with bias and ReLU fused into the kernel's write-back.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed_serial};
 use trueno::{Backend, ops};
 
 use crate::mlp::{Activation, Output};
+use crate::screen::{Screened, non_finite_rows};
 use crate::{AprenderError, Dense, Mlp};
 
 /// A lazily built set of packed layers. Clones share nothing; equality
@@ -64,13 +65,20 @@ const PARALLEL_MIN_FLOPS: u64 = 1 << 21;
 
 impl Mlp {
     /// [`Mlp::predict`] on the SIMD backend; `x` is already shape-checked.
+    /// With `screen`, each task also lists its rows holding a NaN or an
+    /// infinity (see [`Mlp::predict_screened`]).
     ///
     /// Rows are independent, so a batch is split into one contiguous share of
     /// rows per thread (at most `CHUNK_ROWS` each, so a large batch becomes
     /// more tasks than threads), and each task takes its rows through every
     /// layer with single-threaded GEMMs: one fork-join per pass instead of
     /// one per layer and k block, and the activations stay in the core's cache.
-    pub(crate) fn forward_simd(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, AprenderError> {
+    pub(crate) fn forward_simd(
+        &self,
+        x: &[f32],
+        rows: usize,
+        screen: bool,
+    ) -> Result<Screened, AprenderError> {
         use rayon::prelude::*;
         let packed = self.packed.layers(self.layers());
         let (features, outputs) = (self.n_features(), self.n_classes());
@@ -87,18 +95,35 @@ impl Mlp {
         // activations then stay in L2 beside the weights instead of streaming
         // a whole large batch through L3 once per layer.
         let share = share.clamp(1, CHUNK_ROWS);
-        let run =
-            |(x, out): (&[f32], &mut [f32])| self.forward_rows(packed, x, x.len() / features, out);
+        // Bad rows are rare: a lock taken only when a chunk has some.
+        let bad_rows = Mutex::new(Vec::new());
+        let run = |(chunk, (x, out)): (usize, (&[f32], &mut [f32]))| {
+            self.forward_rows(packed, x, x.len() / features, out)?;
+            // After the layers the rows are in this core's cache: the scan is
+            // an L2 read, where a scan first would stall on memory.
+            if screen {
+                let bad = non_finite_rows(x, features);
+                if !bad.is_empty() {
+                    let mut all = bad_rows.lock().unwrap_or_else(|e| e.into_inner());
+                    all.extend(bad.into_iter().map(|r| r + chunk * share));
+                }
+            }
+            Ok::<_, AprenderError>(())
+        };
         if parallel {
             x.par_chunks(share * features)
                 .zip(out.par_chunks_mut(share * outputs))
+                .enumerate()
                 .try_for_each(run)?;
         } else {
             x.chunks(share * features)
                 .zip(out.chunks_mut(share * outputs))
+                .enumerate()
                 .try_for_each(run)?;
         }
-        Ok(out)
+        let mut bad_rows = bad_rows.into_inner().unwrap_or_else(|e| e.into_inner());
+        bad_rows.sort_unstable();
+        Ok(Screened { out, bad_rows })
     }
 
     /// The forward pass of `rows` rows of `x` into `out`, on this thread.

@@ -245,8 +245,13 @@ impl Engine {
 
     /// Admits a request to `backend`'s queue, or says why not; never blocks.
     ///
-    /// The model, the input shape and the values (all finite) are checked
-    /// first, so a bad request never occupies a slot.
+    /// The model and the input shape are checked first, so such a request
+    /// never occupies a slot. Values are screened by the forward pass itself
+    /// ([`Mlp::predict_screened`]: in parallel, on rows already in cache,
+    /// where a check here would read a large batch from memory on the
+    /// caller's thread first): a request holding a NaN or an infinity is
+    /// answered [`EngineError::NonFiniteInput`], and other requests batched
+    /// with it get their results.
     pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
         self.submit_by(backend, input, None)
     }
@@ -271,12 +276,6 @@ impl Engine {
                 features,
             }
             .into());
-        }
-        if let Some(index) = first_non_finite(&input.data) {
-            return Err(EngineError::NonFiniteInput {
-                index,
-                value: input.data[index],
-            });
         }
         let pool = self
             .pools
@@ -303,17 +302,6 @@ impl Engine {
             .map_err(|_| worker_gone(backend))?;
         Ok(Pending { backend, rx })
     }
-}
-
-/// Index of the first NaN or infinity. Blocks are scanned without branches
-/// (the compiler vectorises the fold), so the common all-finite case costs a
-/// fraction of an element-by-element search.
-fn first_non_finite(data: &[f32]) -> Option<usize> {
-    const BLOCK: usize = 512;
-    data.chunks(BLOCK).enumerate().find_map(|(b, chunk)| {
-        let any = chunk.iter().fold(false, |bad, v| bad | !v.is_finite());
-        any.then(|| b * BLOCK + chunk.iter().position(|v| !v.is_finite()).unwrap_or(0))
-    })
 }
 
 impl std::fmt::Debug for Engine {
@@ -403,29 +391,6 @@ impl Drop for Engine {
         }
         for pool in self.pools.values_mut() {
             pool.join();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_non_finite;
-
-    #[test]
-    fn finds_the_first_bad_value_in_any_block() {
-        let mut data = vec![1.0f32; 2000];
-        assert_eq!(first_non_finite(&data), None);
-        assert_eq!(first_non_finite(&[]), None);
-        for (at, bad) in [
-            (0, f32::NAN),
-            (511, f32::INFINITY),
-            (512, f32::NEG_INFINITY),
-            (1999, f32::NAN),
-        ] {
-            data[at] = bad;
-            data[1999] = if at == 1999 { bad } else { f32::NAN };
-            assert_eq!(first_non_finite(&data), Some(at), "{bad} at {at}");
-            data[at] = 1.0;
         }
     }
 }

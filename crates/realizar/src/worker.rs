@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use aprender::{AprenderError, GpuMlp, Mlp};
+use aprender::{AprenderError, GpuMlp, Mlp, Screened, first_non_finite, non_finite_rows};
 use crossbeam_channel::Receiver;
 use trueno::Backend;
 use trueno::gpu::GpuContext;
@@ -38,7 +38,7 @@ impl ResidentModels {
         model: &Arc<Mlp>,
         x: &[f32],
         rows: usize,
-    ) -> Result<Vec<f32>, AprenderError> {
+    ) -> Result<Screened, AprenderError> {
         self.models.retain(|_, (weak, _)| weak.strong_count() > 0);
         // After the purge, an entry at a live model's address is that model.
         let key = Arc::as_ptr(model) as usize;
@@ -46,7 +46,9 @@ impl ResidentModels {
             let uploaded = model.upload(self.ctx)?;
             self.models.insert(key, (Arc::downgrade(model), uploaded));
         }
-        self.models[&key].1.predict(self.ctx, x, rows)
+        let out = self.models[&key].1.predict(self.ctx, x, rows)?;
+        let bad_rows = non_finite_rows(x, model.n_features());
+        Ok(Screened { out, bad_rows })
     }
 }
 
@@ -149,7 +151,7 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
     let result = catch_unwind(AssertUnwindSafe(|| {
         let forward = |x: &[f32], rows: usize| match resident {
             Some(r) => r.predict(&model, x, rows),
-            None => model.predict(backend, x, rows),
+            None => model.predict_screened(backend, x, rows),
         };
         if let [only] = batch.as_slice() {
             return forward(&only.input.data, only.input.rows);
@@ -171,8 +173,15 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
         drop(slot);
         let share = busy.mul_f64(input.rows as f64 / rows as f64);
         let answer: Reply = match &result {
+            Ok(Ok(all)) if has_bad_row(&all.bad_rows, offset..offset + input.rows) => {
+                let index = first_non_finite(&input.data).unwrap_or(0);
+                Err(EngineError::NonFiniteInput {
+                    index,
+                    value: input.data[index],
+                })
+            }
             Ok(Ok(all)) => {
-                let data = all[offset * classes..(offset + input.rows) * classes].to_vec();
+                let data = all.out[offset * classes..(offset + input.rows) * classes].to_vec();
                 Ok(InferenceOutput {
                     backend,
                     rows: input.rows,
@@ -194,4 +203,10 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
         offset += input.rows;
         let _ = reply.send(answer);
     }
+}
+
+/// Whether the sorted `bad_rows` has one inside `rows`.
+fn has_bad_row(bad_rows: &[usize], rows: std::ops::Range<usize>) -> bool {
+    let at = bad_rows.partition_point(|&r| r < rows.start);
+    bad_rows.get(at).is_some_and(|&r| r < rows.end)
 }

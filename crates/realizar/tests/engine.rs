@@ -271,6 +271,14 @@ fn gpu_workers_keep_weights_resident_and_follow_replacements() {
         &second.predict(Backend::Scalar, &inp.data, 5).unwrap()
     ));
     assert!(!close(&out.data, &want), "still serving the old weights");
+    // A NaN is named from the device path too, and the queue is left empty.
+    let mut bad = inp.clone();
+    let mut data = bad.data.to_vec();
+    data[13] = f32::NAN;
+    bad.data = data.into();
+    let err = e.submit(Backend::Gpu, bad).unwrap().wait().unwrap_err();
+    assert_eq!(err.to_string(), "input value 13 is not finite (NaN)");
+    assert_eq!(e.queue(Backend::Gpu).unwrap().queue_depth(), 0);
 }
 
 #[test]
@@ -316,13 +324,58 @@ fn a_request_past_its_deadline_is_answered_but_not_computed() {
 fn non_finite_inputs_are_refused_by_name() {
     let e = engine(2);
     e.insert_model("m", Arc::new(Mlp::random(&[3, 2], 1).unwrap()));
-    let bad = InferenceInput {
-        model: "m".into(),
-        rows: 1,
-        data: vec![1.0, f32::NAN, 2.0].into(),
-    };
-    let err = e.submit(Backend::Simd, bad).unwrap_err();
-    assert_eq!(err.to_string(), "input value 1 is not finite (NaN)");
+    for (backend, value) in [(Backend::Simd, f32::NAN), (Backend::Scalar, f32::INFINITY)] {
+        let bad = InferenceInput {
+            model: "m".into(),
+            rows: 2,
+            data: vec![1.0, 2.0, 3.0, 1.0, value, 2.0].into(),
+        };
+        let err = e.submit(backend, bad).unwrap().wait().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("input value 4 is not finite ({value})")
+        );
+        assert_eq!(e.queue(backend).unwrap().queue_depth(), 0);
+    }
+}
+
+#[test]
+fn a_bad_request_batched_with_good_ones_fails_alone() {
+    // Requests merged into one forward pass: the one holding a NaN gets the
+    // error, its neighbours (before and after it in the batch) their results.
+    let e = Engine::new(&[BackendConfig::new(Backend::Simd, 64, 1)
+        .with_batching(1024, std::time::Duration::from_millis(30))])
+    .unwrap();
+    let mlp = Arc::new(Mlp::random(&[16, 32, 5], 4).unwrap());
+    e.insert_model("m", mlp.clone());
+    // Enough rows that the pass is split into several tasks.
+    let mut inputs: Vec<InferenceInput> = (0..6).map(|i| input("m", 60 + i, 16)).collect();
+    let mut poisoned = inputs[3].data.to_vec();
+    poisoned[17 * 16 + 5] = f32::NEG_INFINITY;
+    inputs[3].data = poisoned.into();
+    let pending: Vec<_> = inputs
+        .iter()
+        .map(|i| e.submit(Backend::Simd, i.clone()).unwrap())
+        .collect();
+    let answers: Vec<_> = pending.into_iter().map(|p| p.wait()).collect();
+    assert!(
+        answers.iter().flatten().any(|o| o.batch_rows > o.rows),
+        "nothing was batched"
+    );
+    for (i, (inp, answer)) in inputs.iter().zip(answers).enumerate() {
+        match answer {
+            Err(err) if i == 3 => {
+                assert_eq!(err.to_string(), "input value 277 is not finite (-inf)")
+            }
+            Ok(out) if i != 3 => {
+                let alone = mlp.predict(Backend::Simd, &inp.data, inp.rows).unwrap();
+                for (a, b) in alone.iter().zip(&out.data) {
+                    assert!((a - b).abs() < 1e-6, "request {i}: {a} vs {b}");
+                }
+            }
+            other => panic!("request {i}: {other:?}"),
+        }
+    }
     assert_eq!(e.queue(Backend::Simd).unwrap().queue_depth(), 0);
 }
 

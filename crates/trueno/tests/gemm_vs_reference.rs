@@ -11,6 +11,21 @@ fn value(i: usize, salt: u32) -> f32 {
     (((i as u32).wrapping_mul(2654435761) ^ salt) % 17) as f32 / 4.0 - 2.0
 }
 
+/// Row `i` of A (stride `lda`) times column `j` of B (stride `ldb`) over `k`,
+/// in f64: the exact-ish sum and the sum of magnitudes (for the error bound).
+fn naive_dot(
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    (i, j, k): (usize, usize, usize),
+) -> (f64, f64) {
+    (0..k).fold((0.0, 0.0), |(sum, mag), p| {
+        let t = a[i * lda + p] as f64 * b[p * ldb + j] as f64;
+        (sum + t, mag + t.abs())
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
     #[test]
@@ -78,12 +93,7 @@ proptest! {
                     prop_assert_eq!(c[i * ldc + j].to_bits(), c0[i * ldc + j].to_bits());
                     continue;
                 }
-                let (mut sum, mut mag) = (0.0f64, 0.0f64);
-                for p in 0..k {
-                    let t = a[i * lda + p] as f64 * b[p * ldb + j] as f64;
-                    sum += t;
-                    mag += t.abs();
-                }
+                let (sum, mag) = naive_dot(&a, lda, &b, ldb, (i, j, k));
                 let want = 1.5 * sum + 0.5 * c0[i * ldc + j] as f64;
                 let tol = (k as f64 + 2.0) * f32::EPSILON as f64 * (1.5 * mag + c0[i * ldc + j].abs() as f64) + 1e-6;
                 prop_assert!((c[i * ldc + j] as f64 - want).abs() <= tol);
@@ -133,12 +143,7 @@ fn four_kib_strides_match_the_naive_product() {
                         );
                         continue;
                     }
-                    let (mut sum, mut mag) = (0.0f64, 0.0f64);
-                    for p in 0..k {
-                        let t = a[i * ld + p] as f64 * b[p * n + j] as f64;
-                        sum += t;
-                        mag += t.abs();
-                    }
+                    let (sum, mag) = naive_dot(&a, ld, &b, n, (i, j, k));
                     let old = if beta == 0.0 {
                         0.0
                     } else {
@@ -180,4 +185,56 @@ fn a_short_a_panics_instead_of_being_read_past() {
         &mut c,
         n,
     );
+}
+
+/// The 12-row micro-kernels (assembly on AVX-512) step k four at a time:
+/// every depth 0–9 and deep ones with each remainder, for A read in place
+/// (stride 300) and A packed (4 KiB stride), with a NaN in A reaching only
+/// its own row of C.
+#[test]
+fn twelve_row_tiles_at_every_k_remainder() {
+    let (m, n) = (24, 40);
+    for ld in [300usize, 1024] {
+        for k in (0..10).chain([169, 170, 171, 172, 299]) {
+            let mut a: Vec<f32> = (0..m * ld).map(|i| value(i, 7)).collect();
+            if k > 0 {
+                a[13 * ld + k - 1] = f32::NAN;
+            }
+            let b: Vec<f32> = (0..k * n).map(|i| value(i, 8)).collect();
+            for level in gemm::levels() {
+                let mut c = vec![0.0f32; m * n];
+                gemm::sgemm_on(
+                    level,
+                    Transpose::No,
+                    Transpose::No,
+                    m,
+                    n,
+                    k,
+                    1.0,
+                    &a,
+                    ld,
+                    &b,
+                    n,
+                    0.0,
+                    &mut c,
+                    n,
+                );
+                for i in 0..m {
+                    for j in 0..n {
+                        let got = c[i * n + j];
+                        if i == 13 && k > 0 {
+                            assert!(got.is_nan(), "{level:?} ld {ld} k {k}: ({i}, {j}) = {got}");
+                            continue;
+                        }
+                        let (sum, mag) = naive_dot(&a, ld, &b, n, (i, j, k));
+                        let tol = (k as f64 + 2.0) * f32::EPSILON as f64 * mag + 1e-6;
+                        assert!(
+                            (got as f64 - sum).abs() <= tol,
+                            "{level:?} ld {ld} k {k}: ({i}, {j}) = {got}, want {sum}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -160,18 +160,32 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
 ) {
     const { assert!(R <= MR && (DIRECT || R == MR)) };
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    for p in 0..kc {
-        // SAFETY: p < kc, so the NR values at b + p·NR lie inside the packed
-        // panel, and A's value (i, p) at a + i·lda + p (direct) or a + p·MR + i
-        // (packed) inside A (caller contract).
-        unsafe {
-            let b0 = _mm512_loadu_ps(b.add(p * NR));
-            let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let at = if DIRECT { i * lda + p } else { p * MR + i };
-                let ai = _mm512_set1_ps(*a.add(at));
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+    if R == MR {
+        // SAFETY: 12 rows of kc values at stride lda, or a packed kc × 12
+        // panel, and a kc × 32 panel of B (caller contract); AVX-512F is
+        // enabled on this function.
+        let full = unsafe {
+            if DIRECT {
+                super::avx512_asm::direct12(kc, a, lda, b)
+            } else {
+                super::avx512_asm::packed12(kc, a, b)
+            }
+        };
+        acc.copy_from_slice(&full[..R]);
+    } else {
+        for p in 0..kc {
+            // SAFETY: p < kc, so the NR values at b + p·NR lie inside the packed
+            // panel, and A's value (i, p) at a + i·lda + p (direct) or a + p·MR + i
+            // (packed) inside A (caller contract).
+            unsafe {
+                let b0 = _mm512_loadu_ps(b.add(p * NR));
+                let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let at = if DIRECT { i * lda + p } else { p * MR + i };
+                    let ai = _mm512_set1_ps(*a.add(at));
+                    row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                    row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+                }
             }
         }
     }

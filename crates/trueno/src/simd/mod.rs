@@ -17,6 +17,8 @@ mod kernels;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avx512_asm;
 pub mod gemm;
 #[cfg(target_arch = "aarch64")]
 mod neon;

@@ -45,11 +45,15 @@ pub(super) fn pack_a<'a>(
             }
         }
         if !ta {
-            // Row-major A: walk each row once (sequential reads), scatter by MR.
-            for r in 0..rows {
-                let src = &a[(r0 + r) * lda + p0..(r0 + r) * lda + p0 + kc];
-                for (p, &v) in src.iter().enumerate() {
-                    out[p * mr + r] = v;
+            // Row-major A: one k column of the panel at a time, so the writes
+            // are sequential (scattered single stores by MR stall on the
+            // store buffer); the reads are `rows` sequential streams.
+            let src: Vec<&[f32]> = (0..rows)
+                .map(|r| &a[(r0 + r) * lda + p0..(r0 + r) * lda + p0 + kc])
+                .collect();
+            for (p, col) in out.chunks_exact_mut(mr).enumerate() {
+                for (v, row) in col.iter_mut().zip(&src) {
+                    *v = row[p];
                 }
             }
         } else {
@@ -63,41 +67,69 @@ pub(super) fn pack_a<'a>(
     dst
 }
 
-/// Packs rows `p0..p0+kc`, columns `j0..j0+nc` of op(B) into `dst` as
-/// ⌈nc/NR⌉ panels, each `kc × NR` (k-major); panels in parallel if asked.
+/// Packs columns `j0..j0+nc` of op(B), all `k` rows, into `dst` as
+/// consecutive k blocks of depth `step` (the last may be shallower), each
+/// ⌈nc/NR⌉ panels of `kc × NR` (k-major); returns the blocks in k order.
+/// With `parallel`, the panels are shared out across rayon's threads in one
+/// fork-join for the whole matrix.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pack_b<'a>(
     dst: &'a mut Vec<f32>,
     b: &[f32],
     ldb: usize,
     tb: bool,
-    (p0, kc): (usize, usize),
+    (k, step): (usize, usize),
     (j0, nc): (usize, usize),
     nr: usize,
     parallel: bool,
-) -> &'a [f32] {
+) -> Vec<&'a [f32]> {
     use rayon::prelude::*;
     let panels = nc.div_ceil(nr);
-    let dst = aligned(dst, panels * kc * nr);
-    let one = |(panel, out): (usize, &mut [f32])| {
-        let cols = nr.min(nc - panel * nr);
-        let c0 = j0 + panel * nr;
+    let dst = aligned(dst, panels * nr * k);
+    // A group of panels is filled one k row at a time: each row of B is then
+    // read as one sequential run (`GROUP · nr` values) instead of `nr` values
+    // per panel, which with a large `ldb` is a page per read, beyond the
+    // hardware prefetcher's reach.
+    const GROUP: usize = 8;
+    let mut tasks = Vec::new();
+    let mut rest: &mut [f32] = dst;
+    for p0 in (0..k).step_by(step.max(1)) {
+        let kc = step.min(k - p0);
+        let (block, tail) = std::mem::take(&mut rest).split_at_mut(panels * nr * kc);
+        rest = tail;
+        for (g, out) in block.chunks_mut(GROUP * kc * nr).enumerate() {
+            tasks.push((p0, kc, g, out));
+        }
+    }
+    let fill = |(p0, kc, g, out): (usize, usize, usize, &mut [f32])| {
         for p in 0..kc {
-            let row = &mut out[p * nr..(p + 1) * nr];
-            if !tb {
-                row[..cols].copy_from_slice(&b[(p0 + p) * ldb + c0..(p0 + p) * ldb + c0 + cols]);
-            } else {
-                for (c, v) in row[..cols].iter_mut().enumerate() {
-                    *v = at(b, ldb, true, p0 + p, c0 + c);
+            for (q, panel) in out.chunks_exact_mut(kc * nr).enumerate() {
+                let c0 = j0 + (g * GROUP + q) * nr;
+                let cols = nr.min(j0 + nc - c0);
+                let row = &mut panel[p * nr..(p + 1) * nr];
+                if !tb {
+                    let src = (p0 + p) * ldb + c0;
+                    row[..cols].copy_from_slice(&b[src..src + cols]);
+                } else {
+                    for (c, v) in row[..cols].iter_mut().enumerate() {
+                        *v = at(b, ldb, true, p0 + p, c0 + c);
+                    }
                 }
+                row[cols..].fill(0.0);
             }
-            row[cols..].fill(0.0);
         }
     };
-    if parallel && panels > 1 {
-        dst.par_chunks_exact_mut(kc * nr).enumerate().for_each(one);
+    if parallel && tasks.len() > 1 {
+        tasks.into_par_iter().for_each(fill);
     } else {
-        dst.chunks_exact_mut(kc * nr).enumerate().for_each(one);
+        tasks.into_iter().for_each(fill);
     }
-    dst
+    let mut blocks = Vec::new();
+    let mut rest: &[f32] = dst;
+    for p0 in (0..k).step_by(step.max(1)) {
+        let (block, tail) = rest.split_at(panels * nr * step.min(k - p0));
+        blocks.push(block);
+        rest = tail;
+    }
+    blocks
 }

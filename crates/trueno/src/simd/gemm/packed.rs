@@ -42,12 +42,12 @@ impl Epilogue<'_> {
     }
 }
 
-/// One packed `kc × NC` block of B, aligned inside its buffer.
+/// The packed k blocks of one `NC`-column block of B, in one buffer.
 #[derive(Debug, Clone)]
-struct Block {
+struct Column {
     buf: Vec<f32>,
-    start: usize,
-    len: usize,
+    /// `(start, len)` of each k block inside `buf`, in k order.
+    blocks: Vec<(usize, usize)>,
 }
 
 /// A row-major `k × n` matrix packed for this CPU's GEMM micro-kernel.
@@ -68,8 +68,7 @@ pub struct PackedMatrix {
     k: usize,
     n: usize,
     rows: Vec<f32>,
-    /// In (column block, k block) order.
-    blocks: Vec<Block>,
+    columns: Vec<Column>,
 }
 
 impl PackedMatrix {
@@ -91,25 +90,38 @@ impl PackedMatrix {
             Level::Scalar
         };
         let nr = kernel_for(level).nr;
-        let mut blocks = Vec::new();
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            let step = k_step(k);
-            for pc in (0..k).step_by(step) {
-                let kc = step.min(k - pc);
+        let columns = (0..n)
+            .step_by(NC)
+            .map(|jc| {
                 let mut buf = Vec::new();
-                let packed = pack::pack_b(&mut buf, b, n, false, (pc, kc), (jc, nc), nr, false);
-                let (at, len) = (packed.as_ptr() as usize, packed.len());
-                let start = (at - buf.as_ptr() as usize) / size_of::<f32>();
-                blocks.push(Block { buf, start, len });
-            }
-        }
+                let spans: Vec<(usize, usize)> = pack::pack_b(
+                    &mut buf,
+                    b,
+                    n,
+                    false,
+                    (k, k_step(k)),
+                    (jc, NC.min(n - jc)),
+                    nr,
+                    false,
+                )
+                .iter()
+                .map(|blk| (blk.as_ptr() as usize, blk.len()))
+                .collect();
+                // Offsets from the buffer's start, taken once the borrow ends.
+                let base = buf.as_ptr() as usize;
+                let blocks = spans
+                    .into_iter()
+                    .map(|(at, len)| ((at - base) / size_of::<f32>(), len))
+                    .collect();
+                Column { buf, blocks }
+            })
+            .collect();
         PackedMatrix {
             level,
             k,
             n,
             rows: b.to_vec(),
-            blocks,
+            columns,
         }
     }
 
@@ -132,11 +144,13 @@ impl PackedMatrix {
         kernel_for(self.level)
     }
 
-    /// The packed block whose columns start at `jc` and k rows at `pc`.
-    pub(super) fn block(&self, jc: usize, pc: usize) -> &[f32] {
-        let step = k_step(self.k);
-        let b = &self.blocks[(jc / NC) * self.k.div_ceil(step) + pc / step];
-        &b.buf[b.start..b.start + b.len]
+    /// The packed k blocks (in k order) of the column block starting at `jc`.
+    pub(super) fn blocks(&self, jc: usize) -> Vec<&[f32]> {
+        let col = &self.columns[jc / NC];
+        col.blocks
+            .iter()
+            .map(|&(start, len)| &col.buf[start..start + len])
+            .collect()
     }
 }
 
