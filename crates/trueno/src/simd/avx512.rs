@@ -128,9 +128,9 @@ fn hmax(v: V) -> f32 {
 vector_kernels!("avx512f");
 
 /// Rows of the GEMM micro-tile (broadcast from packed A).
-pub(super) const MR: usize = 12;
+pub(crate) const MR: usize = 12;
 /// Columns of the GEMM micro-tile (two zmm vectors of packed B).
-pub(super) const NR: usize = 32;
+pub(crate) const NR: usize = 32;
 
 /// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `b` is a
 /// packed `kc × NR` panel; `a` a packed `kc × MR` panel (`R = MR`), or with
@@ -225,6 +225,70 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
                 let old = if beta == 0.0 { 0.0 } else { beta * *dst };
                 *dst = alpha * tile[i * NR + j] + old;
             }
+        }
+    }
+}
+
+/// Packs `panels` whole 32-column panels of row-major B: row `p` of panel
+/// `q` (`b + p·ldb + 32q`) goes to `out + (q·kc + p)·32`, one row of B at a
+/// time (sequential reads).
+///
+/// # Safety
+/// AVX-512F must be available; `b` must be valid for reads of `kc` rows of
+/// `32·panels` values at stride `ldb`, `out` for writes of `panels·kc·32`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn pack_b32(out: *mut f32, b: *const f32, ldb: usize, kc: usize, panels: usize) {
+    for p in 0..kc {
+        for q in 0..panels {
+            // SAFETY: row p < kc, columns 32q..32q + 32 with q < panels, and
+            // the destination row inside panel q (caller contract).
+            unsafe {
+                let src = b.add(p * ldb + q * NR);
+                let dst = out.add((q * kc + p) * NR);
+                _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+                _mm512_storeu_ps(dst.add(16), _mm512_loadu_ps(src.add(16)));
+            }
+        }
+    }
+}
+
+/// Packs 12 rows of A (`a + i·lda + p`, `p < kc`) into a `kc × 12` panel at
+/// `out` (`out + p·12 + i`): one masked gather and one masked store per k
+/// column, where element-wise copying spent a cycle per value.
+///
+/// # Safety
+/// AVX-512F must be available; `a` must be valid for reads of 12 rows of `kc`
+/// values at stride `lda`, with `11·lda` within `i32`; `out` for `12·kc` writes.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn pack_a12(out: *mut f32, a: *const f32, lda: usize, kc: usize) {
+    const ROWS: __mmask16 = (1 << MR) - 1;
+    let l = lda as i32;
+    let offsets = _mm512_setr_epi32(
+        0,
+        l,
+        2 * l,
+        3 * l,
+        4 * l,
+        5 * l,
+        6 * l,
+        7 * l,
+        8 * l,
+        9 * l,
+        10 * l,
+        11 * l,
+        0,
+        0,
+        0,
+        0,
+    );
+    for p in 0..kc {
+        // SAFETY: lanes 0..12 read a + i·lda + p (i < 12, p < kc) and write
+        // out + p·12 + i, inside both extents (caller contract); lanes 12..16
+        // are masked off.
+        unsafe {
+            let column =
+                _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), ROWS, offsets, a.add(p));
+            _mm512_mask_storeu_ps(out.add(p * MR), ROWS, column);
         }
     }
 }

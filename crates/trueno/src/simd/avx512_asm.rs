@@ -1,16 +1,17 @@
 //! The 12-row AVX-512 GEMM micro-kernel's k loop in assembly, for A read in
 //! place (`direct12`) and for a packed A panel (`packed12`).
 //!
-//! Each FMA takes its value of A as an embedded-broadcast memory operand
-//! (`{1to16}`) at a plain `[pointer + offset]` address: no broadcast uop
-//! before the two FMAs that use it, and no indexed addressing (which the
-//! front end splits in two for a three-operand instruction). In-place rows
-//! therefore get a pointer each (twelve registers; compiled from Rust, the
-//! loop instead recomputed most row addresses every step). The loops are
-//! unrolled four k steps deep with constant offsets: per step, 2 loads of B
-//! and 24 FMAs, plus a pointer add per row every four steps. Measured on the
-//! dev VM from L1 (`packed12`): ~129 GFLOP/s against ~118 for
-//! broadcast-then-FMA; a register-only FMA loop reaches ~158. The
+//! Ten of the twelve rows feed their FMAs through embedded-broadcast memory
+//! operands (`{1to16}`) at plain `[pointer + offset]` addresses: no
+//! broadcast instruction, and no indexed addressing (which the front end
+//! splits in two for a three-operand instruction). The other two rows are
+//! broadcast into a register once for their two FMAs, which moves a little
+//! work from the load ports back to the front end where it is cheaper. Rows
+//! read in place get a pointer each (compiled from Rust, the loop recomputed
+//! most row addresses every step). Both loops are unrolled four k steps deep
+//! with constant offsets. Per step: 2 loads of B, 22 A loads and 24 FMAs.
+//! From L1 on the dev VM, in one run: all embedded 134–146 GFLOP/s, this mix
+//! 135–151, all broadcast 128–130 (a register-only FMA loop: ~158). The
 //! write-back stays in Rust (`avx512::gemm_kernel`), whose doc gives the
 //! operands' layout.
 
@@ -18,7 +19,8 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 
 /// `asm!` with a tile's 24 accumulators in zmm0–zmm23 (`acc[i][h]` in
-/// zmm(2i + h)) and zmm24–zmm25 free for B, reading memory only.
+/// zmm(2i + h)), zmm24–zmm25 for B and zmm26–zmm27 for broadcasts, reading
+/// memory only.
 macro_rules! tile_asm {
     ($acc:ident; $($body:tt)*) => {
         asm!(
@@ -49,6 +51,8 @@ macro_rules! tile_asm {
             inout("zmm23") $acc[11][1],
             out("zmm24") _,
             out("zmm25") _,
+            out("zmm26") _,
+            out("zmm27") _,
             options(nostack, readonly),
         )
     };
@@ -76,10 +80,12 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
             "2:",
             "vmovups zmm24, zmmword ptr [{b} + 0]",
             "vmovups zmm25, zmmword ptr [{b} + 64]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{r0} + 0]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{r0} + 0]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{r1} + 0]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{r1} + 0]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{r0} + 0]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{r1} + 0]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{r2} + 0]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{r2} + 0]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{r3} + 0]{{1to16}}",
@@ -102,10 +108,12 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
             "vfmadd231ps zmm23, zmm25, dword ptr [{r11} + 0]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 128]",
             "vmovups zmm25, zmmword ptr [{b} + 192]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{r0} + 4]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{r0} + 4]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{r1} + 4]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{r1} + 4]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{r0} + 4]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{r1} + 4]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{r2} + 4]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{r2} + 4]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{r3} + 4]{{1to16}}",
@@ -128,10 +136,12 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
             "vfmadd231ps zmm23, zmm25, dword ptr [{r11} + 4]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 256]",
             "vmovups zmm25, zmmword ptr [{b} + 320]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{r0} + 8]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{r0} + 8]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{r1} + 8]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{r1} + 8]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{r0} + 8]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{r1} + 8]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{r2} + 8]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{r2} + 8]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{r3} + 8]{{1to16}}",
@@ -154,10 +164,12 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
             "vfmadd231ps zmm23, zmm25, dword ptr [{r11} + 8]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 384]",
             "vmovups zmm25, zmmword ptr [{b} + 448]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{r0} + 12]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{r0} + 12]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{r1} + 12]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{r1} + 12]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{r0} + 12]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{r1} + 12]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{r2} + 12]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{r2} + 12]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{r3} + 12]{{1to16}}",
@@ -199,10 +211,12 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
             "4:",
             "vmovups zmm24, zmmword ptr [{b} + 0]",
             "vmovups zmm25, zmmword ptr [{b} + 64]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{r0} + 0]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{r0} + 0]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{r1} + 0]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{r1} + 0]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{r0} + 0]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{r1} + 0]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{r2} + 0]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{r2} + 0]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{r3} + 0]{{1to16}}",
@@ -276,10 +290,12 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
             "2:",
             "vmovups zmm24, zmmword ptr [{b} + 0]",
             "vmovups zmm25, zmmword ptr [{b} + 64]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{a} + 0]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{a} + 0]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{a} + 4]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{a} + 4]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{a} + 0]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{a} + 4]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{a} + 8]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{a} + 8]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{a} + 12]{{1to16}}",
@@ -302,10 +318,12 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
             "vfmadd231ps zmm23, zmm25, dword ptr [{a} + 44]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 128]",
             "vmovups zmm25, zmmword ptr [{b} + 192]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{a} + 48]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{a} + 48]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{a} + 52]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{a} + 52]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{a} + 48]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{a} + 52]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{a} + 56]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{a} + 56]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{a} + 60]{{1to16}}",
@@ -328,10 +346,12 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
             "vfmadd231ps zmm23, zmm25, dword ptr [{a} + 92]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 256]",
             "vmovups zmm25, zmmword ptr [{b} + 320]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{a} + 96]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{a} + 96]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{a} + 100]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{a} + 100]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{a} + 96]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{a} + 100]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{a} + 104]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{a} + 104]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{a} + 108]{{1to16}}",
@@ -354,10 +374,12 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
             "vfmadd231ps zmm23, zmm25, dword ptr [{a} + 140]{{1to16}}",
             "vmovups zmm24, zmmword ptr [{b} + 384]",
             "vmovups zmm25, zmmword ptr [{b} + 448]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{a} + 144]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{a} + 144]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{a} + 148]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{a} + 148]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{a} + 144]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{a} + 148]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{a} + 152]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{a} + 152]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{a} + 156]{{1to16}}",
@@ -388,10 +410,12 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
             "4:",
             "vmovups zmm24, zmmword ptr [{b} + 0]",
             "vmovups zmm25, zmmword ptr [{b} + 64]",
-            "vfmadd231ps zmm0, zmm24, dword ptr [{a} + 0]{{1to16}}",
-            "vfmadd231ps zmm1, zmm25, dword ptr [{a} + 0]{{1to16}}",
-            "vfmadd231ps zmm2, zmm24, dword ptr [{a} + 4]{{1to16}}",
-            "vfmadd231ps zmm3, zmm25, dword ptr [{a} + 4]{{1to16}}",
+            "vbroadcastss zmm26, dword ptr [{a} + 0]",
+            "vfmadd231ps zmm0, zmm26, zmm24",
+            "vfmadd231ps zmm1, zmm26, zmm25",
+            "vbroadcastss zmm27, dword ptr [{a} + 4]",
+            "vfmadd231ps zmm2, zmm27, zmm24",
+            "vfmadd231ps zmm3, zmm27, zmm25",
             "vfmadd231ps zmm4, zmm24, dword ptr [{a} + 8]{{1to16}}",
             "vfmadd231ps zmm5, zmm25, dword ptr [{a} + 8]{{1to16}}",
             "vfmadd231ps zmm6, zmm24, dword ptr [{a} + 12]{{1to16}}",
