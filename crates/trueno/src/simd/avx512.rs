@@ -160,15 +160,16 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
 ) {
     const { assert!(R <= MR && (DIRECT || R == MR)) };
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    if R == MR {
-        // SAFETY: 12 rows of kc values at stride lda, or a packed kc × 12
+    if R == MR || (DIRECT && (R == 8 || R == 4)) {
+        // SAFETY: R rows of kc values at stride lda, or a packed kc × 12
         // panel, and a kc × 32 panel of B (caller contract); AVX-512F is
         // enabled on this function.
         let full = unsafe {
-            if DIRECT {
-                super::avx512_asm::direct12(kc, a, lda, b)
-            } else {
-                super::avx512_asm::packed12(kc, a, b)
+            match (DIRECT, R) {
+                (true, 12) => super::avx512_asm::direct12(kc, a, lda, b),
+                (true, 8) => super::avx512_asm::direct8(kc, a, lda, b),
+                (true, _) => super::avx512_asm::direct4(kc, a, lda, b),
+                (false, _) => super::avx512_asm::packed12(kc, a, b),
             }
         };
         acc.copy_from_slice(&full[..R]);

@@ -31,12 +31,14 @@ pub enum Transpose {
 }
 
 /// Largest k-depth of a packed block: a `KC × NR` panel of B stays in L1
-/// beside a panel of A (192 × 32 floats is 24 KiB of a 48 KiB L1).
-const KC: usize = 192;
+/// beside a panel of A (256 × 32 floats is 32 KiB, and 12 × 256 another
+/// 12 KiB, of a 48 KiB L1). 192 measured 1–5% slower with the assembly
+/// kernels (fewer k blocks, fewer passes over C).
+const KC: usize = 256;
 
 /// The k-depth of every block for an inner dimension `k`: as deep as `KC`
-/// allows, in equal blocks, so no last block is a sliver (784 → 5 × 157, not
-/// 4 × 192 + 16) that costs a full pass over C for little work.
+/// allows, in equal blocks, so no last block is a sliver (784 → 4 × 196, not
+/// 3 × 256 + 16) that costs a full pass over C for little work.
 fn k_step(k: usize) -> usize {
     k.div_ceil(k.div_ceil(KC).max(1)).max(1)
 }
@@ -156,8 +158,6 @@ thread_local! {
     /// Packed B of the calling thread, packed A of each worker; reused across calls.
     static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// C at a padded stride (see `run`).
-    static WIDE_C: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's buffer in `cell`, or a fresh one if it is
@@ -340,29 +340,6 @@ fn run(
     if m <= SMALL_M && !p.ta && !p.tb {
         return small_m(p, c, ldc, epi);
     }
-    // C rows a multiple of 4 KiB apart fall in one L1 set, and every k block
-    // after the first reads and writes a whole tile of such rows: with more
-    // than one k block, the product goes to a copy of C at a padded stride,
-    // added into C once at the end.
-    if (ldc * 4).is_multiple_of(4096) && p.k > k_step(p.k) && m >= kern.mr {
-        let pad = ldc + 16;
-        return with_buffer(&WIDE_C, |wide| {
-            wide.resize((m - 1) * pad + n, 0.0);
-            let fresh = Product { beta: 0.0, ..*p };
-            run(kern, &fresh, wide, pad, packed, Epilogue::None);
-            for (row, w) in c.chunks_mut(ldc).zip(wide.chunks(pad)).take(m) {
-                let row = &mut row[..n];
-                if p.beta == 0.0 {
-                    row.copy_from_slice(&w[..n]);
-                } else {
-                    row.iter_mut()
-                        .zip(w)
-                        .for_each(|(c, w)| *c = w + p.beta * *c);
-                }
-                epi.apply(row, 0);
-            }
-        });
-    }
     match packed {
         Some(pm) => blocked(kern, p, c, ldc, BSource::Packed(pm), epi),
         None => with_buffer(&PACK_B, |pb| {
@@ -371,28 +348,50 @@ fn run(
     }
 }
 
-/// The row tiles of a block of `mc` rows: `(first row, rows, kernel)`. With
-/// direct kernels, whole tiles of the largest R that fits are read in place
-/// and only a remainder below the smallest R is packed (kernel `None`); the
-/// second value is where that packed part starts.
-fn row_tiles(
-    mc: usize,
-    kern: Kernel,
-    direct: &[(usize, KernelFn)],
-) -> (Vec<(usize, usize, Option<KernelFn>)>, usize) {
-    let mut tiles = Vec::new();
-    let mut start = 0;
-    while let Some(&(r, f)) = direct.iter().find(|(r, _)| *r <= mc - start) {
-        tiles.push((start, r, Some(f)));
-        start += r;
+/// A row tile: first row within the block, rows, and the direct kernel that
+/// reads them in place (`None`: from the packed panel).
+type Tile = (usize, usize, Option<KernelFn>);
+
+/// Most tiles of a block: `MC` rows (rounded up to a multiple of every MR)
+/// in tiles of at least 4 rows.
+const MAX_TILES: usize = (MC + 12) / 4;
+
+/// The row tiles of a block of `mc` rows, without allocating (a small
+/// product's fixed costs matter). With direct kernels, whole tiles of the
+/// largest R that fits are read in place and only a remainder below the
+/// smallest R is packed; `packed_from` is where that packed part starts.
+struct RowTiles {
+    tiles: [Tile; MAX_TILES],
+    len: usize,
+    packed_from: usize,
+}
+
+impl RowTiles {
+    fn new(mc: usize, kern: Kernel, direct: &[(usize, KernelFn)]) -> RowTiles {
+        let mut t = RowTiles {
+            tiles: [(0, 0, None); MAX_TILES],
+            len: 0,
+            packed_from: 0,
+        };
+        let mut start = 0;
+        while let Some(&(r, f)) = direct.iter().find(|(r, _)| *r <= mc - start) {
+            t.tiles[t.len] = (start, r, Some(f));
+            t.len += 1;
+            start += r;
+        }
+        t.packed_from = start;
+        while start < mc {
+            let rows = kern.mr.min(mc - start);
+            t.tiles[t.len] = (start, rows, None);
+            t.len += 1;
+            start += rows;
+        }
+        t
     }
-    let packed_from = start;
-    while start < mc {
-        let rows = kern.mr.min(mc - start);
-        tiles.push((start, rows, None));
-        start += rows;
+
+    fn iter(&self) -> impl Iterator<Item = &Tile> {
+        self.tiles[..self.len].iter()
     }
-    (tiles, packed_from)
 }
 
 /// Where the blocked product finds its packed blocks of B.
@@ -478,25 +477,31 @@ fn blocked(
     } else {
         &[]
     };
-    let step = k_step(k);
+    let step = match &src {
+        BSource::Packed(pm) => pm.step(),
+        BSource::Pack(_) => k_step(k),
+    };
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         // Every k block of this column block is packed before the row blocks
         // start, so each thread takes its rows through all k blocks: one
         // fork-join per product instead of one per k block (each costs tens
         // of µs of thread wake-ups on a VM).
-        let blocks: Vec<&[f32]> = match &mut src {
+        let packed_b: &[f32] = match &mut src {
             BSource::Pack(buf) => {
                 pack::pack_b(buf, b, ldb, tb, (k, step), (jc, nc), kern.nr, threads > 1)
             }
-            BSource::Packed(pm) => pm.blocks(jc),
+            BSource::Packed(pm) => pm.column(jc),
         };
+        let panels = nc.div_ceil(kern.nr);
         // Each row block: for each k block, pack its A, then every micro-tile of its rows.
         let row_block = |ic: usize| {
             let mc = mc_max.min(m - ic);
-            let (tiles, packed_from) = row_tiles(mc, kern, direct);
-            for (pc, pb) in (0..k).step_by(step).zip(&blocks) {
+            let tiles = RowTiles::new(mc, kern, direct);
+            let packed_from = tiles.packed_from;
+            for pc in (0..k).step_by(step) {
                 let kc = step.min(k - pc);
+                let pb = pack::b_block(packed_b, panels, kern.nr, (pc, kc));
                 // Later k blocks add onto what the earlier ones wrote.
                 let beta_k = if pc == 0 { beta } else { 1.0 };
                 // The epilogue runs on each tile as its last k block leaves the kernel (hot in L1).
@@ -513,11 +518,11 @@ fn blocked(
                     );
                     for (jp, bp) in pb.chunks_exact(kc * kern.nr).enumerate() {
                         let cols = kern.nr.min(nc - jp * kern.nr);
-                        for &(start, rows, direct) in &tiles {
+                        for &(start, rows, direct) in tiles.iter() {
                             let (row, col) = (ic + start, jc + jp * kern.nr);
                             let (f, ap, a_stride) = match direct {
                                 // SAFETY: a direct tile's R rows lie inside the block's
-                                // rows of A (see `row_tiles`), k from pc: inside A.
+                                // rows of A (see `RowTiles`), k from pc: inside A.
                                 Some(f) => (f, unsafe { a.as_ptr().add(row * lda + pc) }, lda),
                                 None => {
                                     let panel = (start - packed_from) / kern.mr;
@@ -563,11 +568,13 @@ fn blocked(
                 })
             }
         };
-        let starts: Vec<usize> = (0..m).step_by(mc_max).collect();
-        if threads > 1 && starts.len() > 1 {
-            starts.into_par_iter().for_each(row_block);
+        let blocks = m.div_ceil(mc_max);
+        if threads > 1 && blocks > 1 {
+            (0..blocks)
+                .into_par_iter()
+                .for_each(|i| row_block(i * mc_max));
         } else {
-            starts.into_iter().for_each(row_block);
+            (0..blocks).for_each(|i| row_block(i * mc_max));
         }
     }
 }

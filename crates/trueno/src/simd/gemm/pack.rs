@@ -84,9 +84,10 @@ pub(super) fn pack_a<'a>(
 
 /// Packs columns `j0..j0+nc` of op(B), all `k` rows, into `dst` as
 /// consecutive k blocks of depth `step` (the last may be shallower), each
-/// ⌈nc/NR⌉ panels of `kc × NR` (k-major); returns the blocks in k order.
-/// With `parallel`, the panels are shared out across rayon's threads in one
-/// fork-join for the whole matrix.
+/// ⌈nc/NR⌉ panels of `kc × NR` (k-major); the block of rows `pc..pc + kc`
+/// starts at `⌈nc/NR⌉ · NR · pc` (see [`b_block`]). With `parallel`, the
+/// panels are shared out across rayon's threads in one fork-join for the
+/// whole matrix.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pack_b<'a>(
     dst: &'a mut Vec<f32>,
@@ -97,7 +98,7 @@ pub(super) fn pack_b<'a>(
     (j0, nc): (usize, usize),
     nr: usize,
     parallel: bool,
-) -> Vec<&'a [f32]> {
+) -> &'a [f32] {
     use rayon::prelude::*;
     let panels = nc.div_ceil(nr);
     let dst = aligned(dst, panels * nr * k);
@@ -106,15 +107,22 @@ pub(super) fn pack_b<'a>(
     // per panel, which with a large `ldb` is a page per read, beyond the
     // hardware prefetcher's reach.
     const GROUP: usize = 8;
-    let mut tasks = Vec::new();
-    let mut rest: &mut [f32] = dst;
-    for p0 in (0..k).step_by(step.max(1)) {
-        let kc = step.min(k - p0);
-        let (block, tail) = std::mem::take(&mut rest).split_at_mut(panels * nr * kc);
-        rest = tail;
-        for (g, out) in block.chunks_mut(GROUP * kc * nr).enumerate() {
-            tasks.push((p0, kc, g, out));
-        }
+    // (first k row, depth, group index, the group's panels) of every group.
+    fn groups(
+        dst: &mut [f32],
+        (k, step): (usize, usize),
+        (panels, nr): (usize, usize),
+    ) -> impl Iterator<Item = (usize, usize, usize, &mut [f32])> {
+        let mut rest = dst;
+        (0..k).step_by(step.max(1)).flat_map(move |p0| {
+            let kc = step.min(k - p0);
+            let (block, tail) = std::mem::take(&mut rest).split_at_mut(panels * nr * kc);
+            rest = tail;
+            block
+                .chunks_mut(GROUP * kc * nr)
+                .enumerate()
+                .map(move |(g, out)| (p0, kc, g, out))
+        })
     }
     let fill = |(p0, kc, g, out): (usize, usize, usize, &mut [f32])| {
         let first = j0 + g * GROUP * nr;
@@ -158,17 +166,17 @@ pub(super) fn pack_b<'a>(
             }
         }
     };
-    if parallel && tasks.len() > 1 {
-        tasks.into_par_iter().for_each(fill);
+    let tasks = groups(&mut *dst, (k, step), (panels, nr));
+    if parallel && panels > GROUP {
+        tasks.collect::<Vec<_>>().into_par_iter().for_each(fill);
     } else {
-        tasks.into_iter().for_each(fill);
+        tasks.for_each(fill);
     }
-    let mut blocks = Vec::new();
-    let mut rest: &[f32] = dst;
-    for p0 in (0..k).step_by(step.max(1)) {
-        let (block, tail) = rest.split_at(panels * nr * step.min(k - p0));
-        blocks.push(block);
-        rest = tail;
-    }
-    blocks
+    dst
+}
+
+/// The packed k block of rows `pc..pc + kc` inside what [`pack_b`] returned
+/// for `panels` panels of width `nr`.
+pub(super) fn b_block(all: &[f32], panels: usize, nr: usize, (pc, kc): (usize, usize)) -> &[f32] {
+    &all[panels * nr * pc..panels * nr * (pc + kc)]
 }

@@ -42,12 +42,13 @@ impl Epilogue<'_> {
     }
 }
 
-/// The packed k blocks of one `NC`-column block of B, in one buffer.
+/// The packed k blocks of one `NC`-column block of B (as `pack::pack_b`
+/// lays them out), aligned inside `buf`.
 #[derive(Debug, Clone)]
 struct Column {
     buf: Vec<f32>,
-    /// `(start, len)` of each k block inside `buf`, in k order.
-    blocks: Vec<(usize, usize)>,
+    start: usize,
+    len: usize,
 }
 
 /// A row-major `k × n` matrix packed for this CPU's GEMM micro-kernel.
@@ -68,6 +69,8 @@ pub struct PackedMatrix {
     k: usize,
     n: usize,
     rows: Vec<f32>,
+    /// Depth of the packed k blocks (fixed at packing time).
+    step: usize,
     columns: Vec<Column>,
 }
 
@@ -90,30 +93,24 @@ impl PackedMatrix {
             Level::Scalar
         };
         let nr = kernel_for(level).nr;
+        let step = k_step(k);
         let columns = (0..n)
             .step_by(NC)
             .map(|jc| {
                 let mut buf = Vec::new();
-                let spans: Vec<(usize, usize)> = pack::pack_b(
+                let packed = pack::pack_b(
                     &mut buf,
                     b,
                     n,
                     false,
-                    (k, k_step(k)),
+                    (k, step),
                     (jc, NC.min(n - jc)),
                     nr,
                     false,
-                )
-                .iter()
-                .map(|blk| (blk.as_ptr() as usize, blk.len()))
-                .collect();
-                // Offsets from the buffer's start, taken once the borrow ends.
-                let base = buf.as_ptr() as usize;
-                let blocks = spans
-                    .into_iter()
-                    .map(|(at, len)| ((at - base) / size_of::<f32>(), len))
-                    .collect();
-                Column { buf, blocks }
+                );
+                let (at, len) = (packed.as_ptr() as usize, packed.len());
+                let start = (at - buf.as_ptr() as usize) / size_of::<f32>();
+                Column { buf, start, len }
             })
             .collect();
         PackedMatrix {
@@ -121,6 +118,7 @@ impl PackedMatrix {
             k,
             n,
             rows: b.to_vec(),
+            step,
             columns,
         }
     }
@@ -144,13 +142,15 @@ impl PackedMatrix {
         kernel_for(self.level)
     }
 
-    /// The packed k blocks (in k order) of the column block starting at `jc`.
-    pub(super) fn blocks(&self, jc: usize) -> Vec<&[f32]> {
+    /// Depth of the packed k blocks.
+    pub(super) fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The packed k blocks of the column block starting at `jc`.
+    pub(super) fn column(&self, jc: usize) -> &[f32] {
         let col = &self.columns[jc / NC];
-        col.blocks
-            .iter()
-            .map(|&(start, len)| &col.buf[start..start + len])
-            .collect()
+        &col.buf[col.start..col.start + col.len]
     }
 }
 

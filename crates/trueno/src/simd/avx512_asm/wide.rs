@@ -1,65 +1,8 @@
-//! The 12-row AVX-512 GEMM micro-kernel's k loop in assembly, for A read in
-//! place (`direct12`) and for a packed A panel (`packed12`).
-//!
-//! Ten of the twelve rows feed their FMAs through embedded-broadcast memory
-//! operands (`{1to16}`) at plain `[pointer + offset]` addresses: no
-//! broadcast instruction, and no indexed addressing (which the front end
-//! splits in two for a three-operand instruction). The other two rows are
-//! broadcast into a register once for their two FMAs, which moves a little
-//! work from the load ports back to the front end where it is cheaper. Rows
-//! read in place get a pointer each (compiled from Rust, the loop recomputed
-//! most row addresses every step). Both loops are unrolled four k steps deep
-//! with constant offsets. Per step: 2 loads of B, 22 A loads and 24 FMAs.
-//! From L1 on the dev VM, in one run: all embedded 134–146 GFLOP/s, this mix
-//! 135–151, all broadcast 128–130 (a register-only FMA loop: ~158). The
-//! write-back stays in Rust (`avx512::gemm_kernel`), whose doc gives the
-//! operands' layout.
+//! The 12-row kernels: A read in place or from a packed panel.
 
-use std::arch::asm;
 use std::arch::x86_64::*;
 
-/// `asm!` with a tile's 24 accumulators in zmm0–zmm23 (`acc[i][h]` in
-/// zmm(2i + h)), zmm24–zmm25 for B and zmm26–zmm27 for broadcasts, reading
-/// memory only.
-macro_rules! tile_asm {
-    ($acc:ident; $($body:tt)*) => {
-        asm!(
-            $($body)*
-            inout("zmm0") $acc[0][0],
-            inout("zmm1") $acc[0][1],
-            inout("zmm2") $acc[1][0],
-            inout("zmm3") $acc[1][1],
-            inout("zmm4") $acc[2][0],
-            inout("zmm5") $acc[2][1],
-            inout("zmm6") $acc[3][0],
-            inout("zmm7") $acc[3][1],
-            inout("zmm8") $acc[4][0],
-            inout("zmm9") $acc[4][1],
-            inout("zmm10") $acc[5][0],
-            inout("zmm11") $acc[5][1],
-            inout("zmm12") $acc[6][0],
-            inout("zmm13") $acc[6][1],
-            inout("zmm14") $acc[7][0],
-            inout("zmm15") $acc[7][1],
-            inout("zmm16") $acc[8][0],
-            inout("zmm17") $acc[8][1],
-            inout("zmm18") $acc[9][0],
-            inout("zmm19") $acc[9][1],
-            inout("zmm20") $acc[10][0],
-            inout("zmm21") $acc[10][1],
-            inout("zmm22") $acc[11][0],
-            inout("zmm23") $acc[11][1],
-            out("zmm24") _,
-            out("zmm25") _,
-            out("zmm26") _,
-            out("zmm27") _,
-            options(nostack, readonly),
-        )
-    };
-}
-
-/// Accumulators of a 12 × 32 tile: `acc[i][h]` holds columns `16h..16h + 16` of row `i`.
-pub(super) type Tile = [[__m512; 2]; 12];
+use super::Tile;
 
 /// `Σ_p A[i, p] · B[p, ..]` over `p < kc`, for 12 rows of A read in place
 /// (`a + i·lda + p`) and a packed `kc × 32` panel of B.
@@ -68,11 +11,16 @@ pub(super) type Tile = [[__m512; 2]; 12];
 /// AVX-512F must be available; `a` must be valid for reads of 12 rows of
 /// `kc` values at stride `lda`, and `b` for `kc · 32` values.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f32) -> Tile {
+pub(in crate::simd) unsafe fn direct12(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+) -> Tile {
     let mut acc = [[_mm512_setzero_ps(); 2]; 12];
-    // SAFETY: the loop reads row i of A at a + i·lda + p and B at b + 32p for
-    // p < kc, inside the caller's extents; it writes only the registers named
-    // below and the flags.
+    // SAFETY: the loop reads row i < 12 of A at a + i·lda + p and B at
+    // b + 32p for p < kc, inside the caller's extents; it writes only the
+    // registers named here and in `tile_asm!`, and the flags.
     unsafe {
         tile_asm!(acc;
             "sub {n}, 4",
@@ -278,11 +226,11 @@ pub(super) unsafe fn direct12(kc: usize, a: *const f32, lda: usize, b: *const f3
 /// AVX-512F must be available; `a` must be valid for reads of `kc · 12`
 /// values and `b` for `kc · 32`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
+pub(in crate::simd) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
     let mut acc = [[_mm512_setzero_ps(); 2]; 12];
     // SAFETY: the loop reads the kc·12 values of A's panel and the kc·32 of
     // B's, inside the caller's extents; it writes only the registers named
-    // below and the flags.
+    // here and in `tile_asm!`, and the flags.
     unsafe {
         tile_asm!(acc;
             "sub {n}, 4",
