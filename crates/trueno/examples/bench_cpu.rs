@@ -5,8 +5,10 @@
 //! sgemm: GFLOP/s of square products for trueno, faer and matrixmultiply (via
 //! ndarray), on 1 and 2 threads; the ratio is trueno / faer. Vector ops: GB/s
 //! of dot, sum and add against a triad loop (a = b + s·c) measured in the same
-//! run as the memory-bandwidth reference. Medians of repeated samples; trueno's
-//! and faer's sgemm samples alternate.
+//! run as the memory-bandwidth reference. Medians of repeated samples (each
+//! ~40 ms); trueno's and faer's sgemm samples alternate, 11 pairs per size,
+//! and the ratio is the median of the pairs' ratios (each pair sees the same
+//! machine speed).
 //! matrixmultiply reads its thread count once per process, so its columns come
 //! from child processes of this binary with `MATMUL_NUM_THREADS` set.
 //! Last line: `bench_cpu sgemm1024_vs_faer=<ratio> dot16M_vs_triad=<ratio>`
@@ -72,10 +74,11 @@ fn reps_for(f: &mut impl FnMut()) -> u32 {
     (0.04 / one.as_secs_f64()).ceil().clamp(1.0, 100_000.0) as u32
 }
 
-/// trueno's and faer's GFLOP/s for an `n³` product on `threads` threads.
-/// Their samples alternate, so a drift in the machine's speed (this VM moves
-/// by up to 2× over minutes) lands on both rather than on one of them.
-fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64) {
+/// trueno's and faer's median GFLOP/s for an `n³` product on `threads`
+/// threads, and the median of the ratios of their paired samples. Their
+/// samples alternate, so a drift in the machine's speed (this VM moves by up
+/// to 2× over minutes) lands on both of a pair rather than on one of them.
+fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64, f64) {
     let (a, b) = (data(n * n, 1), data(n * n, 2));
     let mut c = vec![0.0; n * n];
     let fa = Mat::<f32>::from_fn(n, n, |i, j| a[i * n + j]);
@@ -119,11 +122,18 @@ fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64) {
             .map(|_| (sample(r_ours, &mut ours), sample(r_theirs, &mut theirs)))
             .unzip::<_, _, Vec<_>, Vec<_>>()
     });
+    let mut ratios: Vec<f64> = t_theirs
+        .iter()
+        .zip(&t_ours)
+        .map(|(theirs, ours)| theirs.as_secs_f64() / ours.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
     t_ours.sort();
     t_theirs.sort();
     (
         gflops(n, t_ours[samples / 2]),
         gflops(n, t_theirs[samples / 2]),
+        ratios[samples / 2],
     )
 }
 
@@ -170,7 +180,7 @@ fn gbs(bytes: usize, t: Duration) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let samples = if quick { 3 } else { 7 };
+    let samples = if quick { 3 } else { 11 };
     let sizes: Vec<usize> = if quick {
         vec![64, 256, 1024]
     } else {
@@ -195,9 +205,7 @@ fn main() {
     for threads in [1, 2] {
         let mm = mm_child(&sizes, threads, quick);
         for (i, &n) in sizes.iter().enumerate() {
-            let s = if n >= 1024 { samples.min(5) } else { samples };
-            let (ours, faer) = trueno_and_faer(n, threads, s);
-            let ratio = ours / faer;
+            let (ours, faer, ratio) = trueno_and_faer(n, threads, samples);
             if n == 1024 {
                 ratio_1024 = ratio_1024.min(ratio);
             }

@@ -103,15 +103,20 @@ pub(super) fn pack_b<'a>(
     let panels = nc.div_ceil(nr);
     let dst = aligned(dst, panels * nr * k);
     // A group of panels is filled one k row at a time: each row of B is then
-    // read as one sequential run (`GROUP · nr` values) instead of `nr` values
+    // read as one sequential run (`group · nr` values) instead of `nr` values
     // per panel, which with a large `ldb` is a page per read, beyond the
     // hardware prefetcher's reach.
-    const GROUP: usize = 8;
+    // In parallel, groups small enough that every thread gets one.
+    let group = if parallel {
+        panels.div_ceil(rayon::current_num_threads()).clamp(1, 8)
+    } else {
+        8
+    };
     // (first k row, depth, group index, the group's panels) of every group.
     fn groups(
         dst: &mut [f32],
         (k, step): (usize, usize),
-        (panels, nr): (usize, usize),
+        (panels, nr, group): (usize, usize, usize),
     ) -> impl Iterator<Item = (usize, usize, usize, &mut [f32])> {
         let mut rest = dst;
         (0..k).step_by(step.max(1)).flat_map(move |p0| {
@@ -119,13 +124,13 @@ pub(super) fn pack_b<'a>(
             let (block, tail) = std::mem::take(&mut rest).split_at_mut(panels * nr * kc);
             rest = tail;
             block
-                .chunks_mut(GROUP * kc * nr)
+                .chunks_mut(group * kc * nr)
                 .enumerate()
                 .map(move |(g, out)| (p0, kc, g, out))
         })
     }
     let fill = |(p0, kc, g, out): (usize, usize, usize, &mut [f32])| {
-        let first = j0 + g * GROUP * nr;
+        let first = j0 + g * group * nr;
         let in_group = out.len() / (kc * nr);
         let mut skip = 0;
         #[cfg(target_arch = "x86_64")]
@@ -151,7 +156,7 @@ pub(super) fn pack_b<'a>(
         }
         for p in 0..kc {
             for (q, panel) in out.chunks_exact_mut(kc * nr).enumerate().skip(skip) {
-                let c0 = j0 + (g * GROUP + q) * nr;
+                let c0 = j0 + (g * group + q) * nr;
                 let cols = nr.min(j0 + nc - c0);
                 let row = &mut panel[p * nr..(p + 1) * nr];
                 if !tb {
@@ -166,8 +171,8 @@ pub(super) fn pack_b<'a>(
             }
         }
     };
-    let tasks = groups(&mut *dst, (k, step), (panels, nr));
-    if parallel && panels > GROUP {
+    let tasks = groups(&mut *dst, (k, step), (panels, nr, group));
+    if parallel && panels > group {
         tasks.collect::<Vec<_>>().into_par_iter().for_each(fill);
     } else {
         tasks.for_each(fill);
