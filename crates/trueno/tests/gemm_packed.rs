@@ -89,7 +89,7 @@ proptest! {
     fn packed_matches_the_naive_product(
         m in 0usize..160,
         n in 0usize..80,
-        k in 0usize..300,
+        k in 0usize..700,
         pad in 0usize..3,
         epi in 0u8..3,
         salt in any::<u32>(),
@@ -105,8 +105,8 @@ proptest! {
 
 #[test]
 fn several_column_blocks() {
-    // n crosses NC = 4096, k crosses KC = 192: blocks are found by both indices.
-    check(13, 4100, 260, 0, 2, 7).unwrap();
+    // n crosses NC = 4096, k crosses KC = 512: blocks are found by both indices.
+    check(13, 4100, 600, 0, 2, 7).unwrap();
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The blocked GEMM on every ISA level this CPU has, against a naive triple
 //! loop: random transposes, α and β, padded leading dimensions, sizes that
 //! are not multiples of any tile or block (m crosses MC = 144, k crosses
-//! KC = 256), NaN in C when β = 0 (BLAS: C is then not read), and C's padding
+//! KC = 512), NaN in C when β = 0 (BLAS: C is then not read), and C's padding
 //! columns left untouched.
 
 use proptest::prelude::*;
@@ -32,7 +32,7 @@ proptest! {
     fn matches_the_naive_product(
         m in 0usize..170,
         n in 0usize..90,
-        k in 0usize..300,
+        k in 0usize..700,
         ta in any::<bool>(),
         tb in any::<bool>(),
         pad in 0usize..3,
@@ -107,7 +107,7 @@ proptest! {
 /// NaN, and C's columns past n untouched.
 #[test]
 fn four_kib_strides_match_the_naive_product() {
-    let (m, n, k, ld) = (29, 70, 400, 1024);
+    let (m, n, k, ld) = (29, 70, 700, 1024);
     let a: Vec<f32> = (0..m * ld).map(|i| value(i, 3)).collect();
     let b: Vec<f32> = (0..k * n).map(|i| value(i, 4)).collect();
     for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, 2.0)] {
