@@ -187,6 +187,30 @@ fn a_short_a_panics_instead_of_being_read_past() {
     );
 }
 
+#[test]
+#[should_panic(expected = "B is too short")]
+fn a_short_b_panics_instead_of_being_read_past() {
+    let (m, n, k) = (24, 64, 40);
+    let a = vec![1.0f32; m * k];
+    let b = vec![1.0f32; (k - 1) * n + n - 1];
+    let mut c = vec![0.0f32; m * n];
+    gemm::sgemm(
+        Transpose::No,
+        Transpose::No,
+        m,
+        n,
+        k,
+        1.0,
+        &a,
+        k,
+        &b,
+        n,
+        0.0,
+        &mut c,
+        n,
+    );
+}
+
 /// The micro-kernels (assembly on AVX-512) step k four at a time: every
 /// depth 0–9 and deep ones with each remainder, for A read in place (stride
 /// 300: tiles of 12 rows, then 8 or 4) and A packed (4 KiB stride), with a

@@ -326,12 +326,19 @@ fn run(
         "C is too short for {m}×{n} at stride {ldc}"
     );
     // The micro-kernels may read A in place through raw pointers: its extent
-    // is checked here, once, so a short slice panics instead.
+    // is checked here, once, so a short slice panics instead of being read past.
     let (a_rows, a_cols) = if p.ta { (p.k, m) } else { (m, p.k) };
     assert!(
         a_rows == 0 || a_cols == 0 || p.a.len() >= (a_rows - 1) * p.lda + a_cols,
         "A is too short for {a_rows}×{a_cols} at stride {}",
         p.lda
+    );
+    // So may B's packing (vector moves through raw pointers).
+    let (b_rows, b_cols) = if p.tb { (n, p.k) } else { (p.k, n) };
+    assert!(
+        b_rows == 0 || b_cols == 0 || p.b.len() >= (b_rows - 1) * p.ldb + b_cols,
+        "B is too short for {b_rows}×{b_cols} at stride {}",
+        p.ldb
     );
     if p.k == 0 || p.alpha == 0.0 {
         for row in c.chunks_mut(ldc).take(m) {

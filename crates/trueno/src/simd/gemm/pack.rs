@@ -132,25 +132,7 @@ pub(super) fn pack_b<'a>(
     let fill = |(p0, kc, g, out): (usize, usize, usize, &mut [f32])| {
         let first = j0 + g * group * nr;
         let in_group = out.len() / (kc * nr);
-        let mut skip = 0;
-        #[cfg(target_arch = "x86_64")]
-        if !tb && nr == crate::simd::avx512::NR && std::arch::is_x86_feature_detected!("avx512f") {
-            // Whole panels, with full-width vector moves (the generic loop
-            // below costs a fifth of a 64 × 64 × 64 product).
-            skip = in_group.min((j0 + nc - first) / nr);
-            // SAFETY: AVX-512F is present; rows p0..p0 + kc of B hold columns
-            // first..first + skip·32 (inside the block), and `out` holds
-            // `in_group ≥ skip` panels of kc × 32.
-            unsafe {
-                crate::simd::avx512::pack_b32(
-                    out.as_mut_ptr(),
-                    b[p0 * ldb + first..].as_ptr(),
-                    ldb,
-                    kc,
-                    skip,
-                )
-            };
-        }
+        let skip = whole_panels(out, b, ldb, tb, (p0, kc), (first, j0 + nc), nr, in_group);
         if skip == in_group {
             return;
         }
@@ -184,4 +166,38 @@ pub(super) fn pack_b<'a>(
 /// for `panels` panels of width `nr`.
 pub(super) fn b_block(all: &[f32], panels: usize, nr: usize, (pc, kc): (usize, usize)) -> &[f32] {
     &all[panels * nr * pc..panels * nr * (pc + kc)]
+}
+
+/// Packs the whole `nr`-wide panels at the start of a group (`out`, holding
+/// `in_group` panels of `kc` rows, columns from `first`; B's columns end at
+/// `end`) with full-width vector moves, where the CPU has them for this
+/// panel width, and returns how many it packed: the element loop costs a
+/// fifth of a 64 × 64 × 64 product.
+#[allow(clippy::too_many_arguments)]
+fn whole_panels(
+    out: &mut [f32],
+    b: &[f32],
+    ldb: usize,
+    tb: bool,
+    (p0, kc): (usize, usize),
+    (first, end): (usize, usize),
+    nr: usize,
+    in_group: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if !tb && nr == crate::simd::avx512::NR && std::arch::is_x86_feature_detected!("avx512f") {
+        let whole = in_group.min((end - first) / nr);
+        if whole == 0 || kc == 0 {
+            return 0;
+        }
+        // Bounds-checked: rows p0..p0 + kc, columns first..first + whole·nr.
+        let src = &b[p0 * ldb + first..(p0 + kc - 1) * ldb + first + whole * nr];
+        assert!(out.len() >= whole * kc * nr);
+        // SAFETY: AVX-512F is present; `src` spans kc rows of whole·32
+        // values at stride ldb and `out` holds whole panels of kc × 32.
+        unsafe { crate::simd::avx512::pack_b32(out.as_mut_ptr(), src.as_ptr(), ldb, kc, whole) };
+        return whole;
+    }
+    let _ = (out, b, ldb, tb, p0, kc, first, end, nr, in_group);
+    0
 }
