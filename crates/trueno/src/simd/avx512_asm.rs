@@ -13,6 +13,10 @@
 //! ports back to the front end where it is cheaper. Rows read in place get a
 //! pointer each (compiled from Rust, the loop recomputed most row addresses
 //! every step). Loops are unrolled four k steps deep with constant offsets.
+//! Each step also prefetches B 16 steps (2 KiB) ahead: with KC 512 a B panel
+//! is 64 KiB, more than L1, and comes from L2 (in alternating runs of
+//! `bench_cpu` the 1024³ ratio to faer moved from a median 0.95 to 0.99 on
+//! one thread and 1.06 to 1.12 on two).
 //! Per 12-row step: 2 loads of B, 22 loads of A and 24 FMAs. From L1 on the
 //! dev VM, in one run: all embedded 134–146 GFLOP/s, this mix 135–151, all
 //! broadcast 128–130 (a register-only FMA loop: ~158).
@@ -51,14 +55,16 @@ macro_rules! tile_asm {
     };
 }
 
-/// The template of k step `$u` (0–3) within a group of four: B's two vectors
-/// at `b + 128u`, then rows 0 and 1 broadcast into registers and rows `$i`
+/// The template of k step `$u` (0–3) within a group of four: a prefetch of
+/// B 2 KiB ahead, B's two vectors at `b + 128u`, then rows 0 and 1 broadcast into registers and rows `$i`
 /// (accumulators `$c0`, `$c1`) as embedded broadcasts. A's value for row `i`
 /// is at `[p1 p2 p3 i q1 q2 q3]` (the six pieces concatenated around `i`).
 macro_rules! k_step {
     ($u:literal, [$p1:literal $p2:literal $p3:literal] [$q1:literal $q2:literal $q3:literal];
      $($i:literal $c0:literal $c1:literal),*) => {
         concat!(
+            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2048]\n",
+            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2112]\n",
             "vmovups zmm24, zmmword ptr [{b} + ", $u, "*128]\n",
             "vmovups zmm25, zmmword ptr [{b} + ", $u, "*128 + 64]\n",
             "vbroadcastss zmm26, dword ptr [", $p1, $p2, $p3, 0, $q1, $q2, $q3, "]\n",
