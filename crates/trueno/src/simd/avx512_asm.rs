@@ -145,6 +145,7 @@ macro_rules! direct_kernel {
         /// kernel's rows of `kc` values at stride `lda`, and `b` for `kc · 32`
         /// values.
         #[target_feature(enable = "avx512f")]
+        #[inline]
         pub(super) unsafe fn $name(kc: usize, a: *const f32, lda: usize, b: *const f32) -> Tile {
             let mut acc = [[_mm512_setzero_ps(); 2]; 12];
             // SAFETY: the loop reads row i of A at a + i·lda + p and B at
@@ -195,6 +196,7 @@ direct_kernel!(
 /// AVX-512F must be available; `a` must be valid for reads of `kc · 12`
 /// values and `b` for `kc · 32`.
 #[target_feature(enable = "avx512f")]
+#[inline]
 pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
     let mut acc = [[_mm512_setzero_ps(); 2]; 12];
     // SAFETY: the loop reads the kc·12 values of A's panel and the kc·32 of
