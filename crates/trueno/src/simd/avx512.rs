@@ -135,9 +135,9 @@ pub(crate) const NR: usize = 32;
 /// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `b` is a
 /// packed `kc × NR` panel; `a` a packed `kc × MR` panel (`R = MR`), or with
 /// `DIRECT` the first of `R ≤ MR` rows of row-major A at stride `lda` (no
-/// packing: a forward pass's activations are read in place; smaller `R` fit a
-/// share of rows that is not a multiple of MR). Up to 24 accumulators stay in
-/// registers for the whole k loop. With `beta == 0`, C is not read.
+/// packing: a forward pass's activations are read in place; `R` of 8 and 4
+/// fit a share of rows that is not a multiple of MR). Up to 24 accumulators
+/// stay in registers for the whole k loop. With `beta == 0`, C is not read.
 ///
 /// # Safety
 /// AVX-512F must be available; `b` must hold `kc·NR` values and `a` `kc·MR`
@@ -158,38 +158,26 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     rows: usize,
     cols: usize,
 ) {
-    const { assert!(R <= MR && (DIRECT || R == MR)) };
-    let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    if R == MR || (DIRECT && (R == 8 || R == 4)) {
-        // SAFETY: R rows of kc values at stride lda, or a packed kc × 12
-        // panel, and a kc × 32 panel of B (caller contract); AVX-512F is
-        // enabled on this function.
-        let full = unsafe {
-            match (DIRECT, R) {
-                (true, 12) => super::avx512_asm::direct12(kc, a, lda, b),
-                (true, 8) => super::avx512_asm::direct8(kc, a, lda, b),
-                (true, _) => super::avx512_asm::direct4(kc, a, lda, b),
-                (false, _) => super::avx512_asm::packed12(kc, a, b),
-            }
-        };
-        acc.copy_from_slice(&full[..R]);
-    } else {
-        for p in 0..kc {
-            // SAFETY: p < kc, so the NR values at b + p·NR lie inside the packed
-            // panel, and A's value (i, p) at a + i·lda + p (direct) or a + p·MR + i
-            // (packed) inside A (caller contract).
-            unsafe {
-                let b0 = _mm512_loadu_ps(b.add(p * NR));
-                let b1 = _mm512_loadu_ps(b.add(p * NR + 16));
-                for (i, row) in acc.iter_mut().enumerate() {
-                    let at = if DIRECT { i * lda + p } else { p * MR + i };
-                    let ai = _mm512_set1_ps(*a.add(at));
-                    row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                    row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-                }
-            }
+    // The k loops are assembly (`avx512_asm`): 12, 8 or 4 rows in place, 12 packed.
+    const {
+        assert!(if DIRECT {
+            R == 12 || R == 8 || R == 4
+        } else {
+            R == MR
+        })
+    };
+    // SAFETY: R rows of kc values at stride lda, or a packed kc × 12 panel,
+    // and a kc × 32 panel of B (caller contract); AVX-512F is enabled on this
+    // function.
+    let full = unsafe {
+        match (DIRECT, R) {
+            (true, 12) => super::avx512_asm::direct12(kc, a, lda, b),
+            (true, 8) => super::avx512_asm::direct8(kc, a, lda, b),
+            (true, _) => super::avx512_asm::direct4(kc, a, lda, b),
+            (false, _) => super::avx512_asm::packed12(kc, a, b),
         }
-    }
+    };
+    let acc = &full[..R];
     let va = _mm512_set1_ps(alpha);
     if rows == R && cols == NR {
         let vb = _mm512_set1_ps(beta);

@@ -34,11 +34,12 @@ pub enum Transpose {
 
 /// Largest k-depth of a packed block. A `KC × NR` panel of B (64 KiB) no
 /// longer fits the 48 KiB L1 beside a panel of A, so each tile reads it from
-/// L2 (about 10 bytes a cycle, well within L2's bandwidth); in exchange C is
-/// read and written once per 512 of k instead of once per 192–256, which is
-/// what large products wait on. Measured against 256 with the assembly
+/// L2 (by arithmetic about 10 bytes a cycle, within L2's bandwidth); C is
+/// then read and written once per 512 of k instead of once per 192–256,
+/// which is what large products wait on. Measured against 256 with the assembly
 /// kernels (interleaved runs): +8–11% at 1024–2048 on one thread, +4–7% on
-/// two, +1–2% for a 784-input layer, unchanged at 256–512; 1024 gained less.
+/// two, +1–2% for a 784-input layer, unchanged at 256–512; a KC of 1024
+/// gained only 2–4%.
 const KC: usize = 512;
 
 /// The k-depth of every block for an inner dimension `k`: as deep as `KC`
@@ -489,10 +490,8 @@ fn blocked(
     } else {
         &[]
     };
-    let step = match &src {
-        BSource::Packed(pm) => pm.step(),
-        BSource::Pack(_) => k_step(k),
-    };
+    // The same depth `PackedMatrix::pack` used for its blocks.
+    let step = k_step(k);
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let panels = nc.div_ceil(kern.nr);

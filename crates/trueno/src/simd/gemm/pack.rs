@@ -63,12 +63,10 @@ pub(super) fn pack_a<'a>(
             // Row-major A: one k column of the panel at a time, so the writes
             // are sequential (scattered single stores by MR stall on the
             // store buffer); the reads are `rows` sequential streams.
-            let src: Vec<&[f32]> = (0..rows)
-                .map(|r| &a[(r0 + r) * lda + p0..(r0 + r) * lda + p0 + kc])
-                .collect();
+            let base = r0 * lda + p0;
             for (p, col) in out.chunks_exact_mut(mr).enumerate() {
-                for (v, row) in col.iter_mut().zip(&src) {
-                    *v = row[p];
+                for (r, v) in col[..rows].iter_mut().enumerate() {
+                    *v = a[base + r * lda + p];
                 }
             }
         } else {
@@ -174,6 +172,7 @@ pub(super) fn b_block(all: &[f32], panels: usize, nr: usize, (pc, kc): (usize, u
 /// panel width, and returns how many it packed: the element loop costs a
 /// fifth of a 64 × 64 × 64 product.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn whole_panels(
     out: &mut [f32],
     b: &[f32],
@@ -198,6 +197,5 @@ fn whole_panels(
         unsafe { crate::simd::avx512::pack_b32(out.as_mut_ptr(), src.as_ptr(), ldb, kc, whole) };
         return whole;
     }
-    let _ = (out, b, ldb, tb, p0, kc, first, end, nr, in_group);
     0
 }

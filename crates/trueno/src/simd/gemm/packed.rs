@@ -69,8 +69,6 @@ pub struct PackedMatrix {
     k: usize,
     n: usize,
     rows: Vec<f32>,
-    /// Depth of the packed k blocks (fixed at packing time).
-    step: usize,
     columns: Vec<Column>,
 }
 
@@ -93,7 +91,6 @@ impl PackedMatrix {
             Level::Scalar
         };
         let nr = kernel_for(level).nr;
-        let step = k_step(k);
         let columns = (0..n)
             .step_by(NC)
             .map(|jc| {
@@ -103,7 +100,7 @@ impl PackedMatrix {
                     b,
                     n,
                     false,
-                    (k, step),
+                    (k, k_step(k)),
                     (jc, NC.min(n - jc)),
                     nr,
                     false,
@@ -118,7 +115,6 @@ impl PackedMatrix {
             k,
             n,
             rows: b.to_vec(),
-            step,
             columns,
         }
     }
@@ -140,11 +136,6 @@ impl PackedMatrix {
 
     fn kernel(&self) -> Kernel {
         kernel_for(self.level)
-    }
-
-    /// Depth of the packed k blocks.
-    pub(super) fn step(&self) -> usize {
-        self.step
     }
 
     /// The packed k blocks of the column block starting at `jc`.
