@@ -6,9 +6,10 @@
 //! ndarray), on 1 and 2 threads; the ratio is trueno / faer. Vector ops: GB/s
 //! of dot, sum and add against a triad loop (a = b + s·c) measured in the same
 //! run as the memory-bandwidth reference. Medians of repeated samples (each
-//! ~40 ms); trueno's and faer's sgemm samples alternate, 11 pairs per size,
-//! and the ratio is the median of the pairs' ratios (each pair sees the same
-//! machine speed).
+//! ~40 ms). trueno's samples alternate with the reference's (faer's, or the
+//! triad's), 11 pairs each, and a ratio is the median of the pairs' ratios:
+//! each pair sees the same machine speed, which on the dev VM drifts by up to
+//! 2× over minutes.
 //! matrixmultiply reads its thread count once per process, so its columns come
 //! from child processes of this binary with `MATMUL_NUM_THREADS` set.
 //! Last line: `bench_cpu sgemm1024_vs_faer=<ratio> dot16M_vs_triad=<ratio>`
@@ -116,25 +117,32 @@ fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64, f64) 
             par,
         )
     };
-    let (mut t_ours, mut t_theirs) = pool(threads).install(|| {
-        let (r_ours, r_theirs) = (reps_for(&mut ours), reps_for(&mut theirs));
-        (0..samples)
-            .map(|_| (sample(r_ours, &mut ours), sample(r_theirs, &mut theirs)))
-            .unzip::<_, _, Vec<_>, Vec<_>>()
-    });
-    let mut ratios: Vec<f64> = t_theirs
+    let (t_ours, t_theirs, ratio) =
+        pool(threads).install(|| paired(samples, &mut ours, &mut theirs));
+    (gflops(n, t_ours), gflops(n, t_theirs), ratio)
+}
+
+/// Median seconds per call of `ours` and of `reference`, and the median of
+/// the ratios `reference / ours` of `samples` pairs of samples taken back to
+/// back, so each pair sees the same machine speed.
+fn paired(
+    samples: usize,
+    ours: &mut impl FnMut(),
+    reference: &mut impl FnMut(),
+) -> (Duration, Duration, f64) {
+    let (r_ours, r_ref) = (reps_for(ours), reps_for(reference));
+    let (mut t_ours, mut t_ref): (Vec<_>, Vec<_>) = (0..samples)
+        .map(|_| (sample(r_ours, ours), sample(r_ref, reference)))
+        .unzip();
+    let mut ratios: Vec<f64> = t_ref
         .iter()
         .zip(&t_ours)
-        .map(|(theirs, ours)| theirs.as_secs_f64() / ours.as_secs_f64())
+        .map(|(r, o)| r.as_secs_f64() / o.as_secs_f64())
         .collect();
     ratios.sort_by(f64::total_cmp);
     t_ours.sort();
-    t_theirs.sort();
-    (
-        gflops(n, t_ours[samples / 2]),
-        gflops(n, t_theirs[samples / 2]),
-        ratios[samples / 2],
-    )
+    t_ref.sort();
+    (t_ours[samples / 2], t_ref[samples / 2], ratios[samples / 2])
 }
 
 fn mm_sgemm(n: usize, samples: usize) -> f64 {
@@ -217,7 +225,8 @@ fn main() {
     }
 
     // The ratio compares one thread with one thread (a triad loop on one core
-    // is the bandwidth reference); the last column is the same op on two
+    // is the bandwidth reference), each op's samples alternating with the
+    // triad's as sgemm's do with faer's; the last column is the same op on two
     // threads, which it uses above 1M elements.
     let single = pool(1);
     println!(
@@ -227,51 +236,40 @@ fn main() {
     let mut dot_16m = f64::NAN;
     for len in [4 << 10, 256 << 10, 16 << 20] {
         let (x, y) = (data(len, 3), data(len, 4));
-        let mut out = vec![0.0f32; len];
+        let (mut out, mut triad_out) = (vec![0.0f32; len], vec![0.0f32; len]);
         let s = 1.5f32;
-        let triad = single.install(|| {
-            gbs(
-                12 * len,
-                median_time(samples, || {
-                    for ((o, &b), &c) in out.iter_mut().zip(&x).zip(&y) {
-                        *o = b + s * c;
-                    }
-                    std::hint::black_box(&out);
-                }),
-            )
-        });
-        let mut measure = || {
-            let dot = gbs(
-                8 * len,
-                median_time(samples, || {
-                    std::hint::black_box(simd::dot(&x, &y));
-                }),
-            );
-            let sum = gbs(
-                4 * len,
-                median_time(samples, || {
-                    std::hint::black_box(simd::sum(&x));
-                }),
-            );
-            let add = gbs(
-                12 * len,
-                median_time(samples, || {
-                    simd::add(&x, &y, &mut out);
-                    std::hint::black_box(&out);
-                }),
-            );
-            [("dot", dot), ("sum", sum), ("add", add)]
+        let mut triad = || {
+            for ((o, &b), &c) in triad_out.iter_mut().zip(&x).zip(&y) {
+                *o = b + s * c;
+            }
+            std::hint::black_box(&triad_out);
         };
-        let one = single.install(&mut measure);
-        let two = pool(2).install(&mut measure);
-        if len == 16 << 20 {
-            dot_16m = one[0].1 / triad;
-        }
-        for ((name, v), (_, v2)) in one.into_iter().zip(two) {
-            println!(
-                "| {name} | {len} | {v:.1} | {triad:.1} | {:.2} | {v2:.1} |",
-                v / triad
-            );
+        let mut dot = || {
+            std::hint::black_box(simd::dot(&x, &y));
+        };
+        let mut sum = || {
+            std::hint::black_box(simd::sum(&x));
+        };
+        let mut add = || {
+            simd::add(&x, &y, &mut out);
+            std::hint::black_box(&out);
+        };
+        let ops: [(&str, usize, &mut (dyn FnMut() + Send)); 3] = [
+            ("dot", 8 * len, &mut dot),
+            ("sum", 4 * len, &mut sum),
+            ("add", 12 * len, &mut add),
+        ];
+        for (name, bytes, mut op) in ops {
+            let (t_op, t_triad, time_ratio) =
+                single.install(|| paired(samples, &mut op, &mut triad));
+            let (v, v_triad) = (gbs(bytes, t_op), gbs(12 * len, t_triad));
+            // GB/s over GB/s: the time ratio scaled by the bytes each moves.
+            let ratio = time_ratio * bytes as f64 / (12 * len) as f64;
+            let v2 = gbs(bytes, pool(2).install(|| median_time(samples, &mut *op)));
+            if len == 16 << 20 && name == "dot" {
+                dot_16m = ratio;
+            }
+            println!("| {name} | {len} | {v:.1} | {v_triad:.1} | {ratio:.2} | {v2:.1} |");
         }
     }
     println!("bench_cpu sgemm1024_vs_faer={ratio_1024:.3} dot16M_vs_triad={dot_16m:.3}");

@@ -200,18 +200,22 @@ fn a_short_b_panics_instead_of_being_read_past() {
 
 /// The micro-kernels (assembly on AVX-512) step k four at a time: every
 /// depth 0–9 and deep ones with each remainder, for A read in place (stride
-/// 300: tiles of 12 rows, then 8 or 4) and A packed (4 KiB stride), with a
-/// NaN in A reaching only its own row of C.
+/// 300: tiles of 12 rows, then 8 or 4) and A packed (4 KiB stride), B read in
+/// place (stride n: small) and packed (a stride past the in-place budget from
+/// k = 2 on), with a NaN in A reaching only its own row of C.
 #[test]
 fn row_tiles_at_every_k_remainder() {
     let n = 40;
     for (m, ld) in [(24, 300usize), (28, 300), (32, 300), (28, 1024)] {
-        for k in (0..10).chain([169, 170, 171, 172, 299]) {
+        for (k, ldb) in (0..10)
+            .chain([169, 170, 171, 172, 299])
+            .flat_map(|k| [(k, n), (k, 8232)])
+        {
             let mut a: Vec<f32> = (0..m * ld).map(|i| value(i, 7)).collect();
             if k > 0 {
                 a[13 * ld + k - 1] = f32::NAN;
             }
-            let b: Vec<f32> = (0..k * n).map(|i| value(i, 8)).collect();
+            let b: Vec<f32> = (0..k * ldb).map(|i| value(i, 8)).collect();
             for level in gemm::levels() {
                 let mut c = vec![0.0f32; m * n];
                 gemm::sgemm_on(
@@ -225,26 +229,24 @@ fn row_tiles_at_every_k_remainder() {
                     &a,
                     ld,
                     &b,
-                    n,
+                    ldb,
                     0.0,
                     &mut c,
                     n,
                 );
+                let case = format!("{level:?} m {m} ld {ld} k {k} ldb {ldb}");
                 for i in 0..m {
                     for j in 0..n {
                         let got = c[i * n + j];
                         if i == 13 && k > 0 {
-                            assert!(
-                                got.is_nan(),
-                                "{level:?} m {m} ld {ld} k {k}: ({i}, {j}) = {got}"
-                            );
+                            assert!(got.is_nan(), "{case}: ({i}, {j}) = {got}");
                             continue;
                         }
-                        let (sum, mag) = naive_dot(&a, ld, &b, n, (i, j, k));
+                        let (sum, mag) = naive_dot(&a, ld, &b, ldb, (i, j, k));
                         let tol = (k as f64 + 2.0) * f32::EPSILON as f64 * mag + 1e-6;
                         assert!(
                             (got as f64 - sum).abs() <= tol,
-                            "{level:?} m {m} ld {ld} k {k}: ({i}, {j}) = {got}, want {sum}"
+                            "{case}: ({i}, {j}) = {got}, want {sum}"
                         );
                     }
                 }

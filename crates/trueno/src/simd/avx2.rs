@@ -154,6 +154,7 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     a: *const f32,
     lda: usize,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     alpha: f32,
@@ -164,11 +165,11 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     const { assert!(R <= MR && (DIRECT || R == MR)) };
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for p in 0..kc {
-        // SAFETY: p < kc: inside the packed B panel, and A's value (i, p) at
+        // SAFETY: p < kc: inside B's kc rows at stride ldb, and A's value (i, p) at
         // a + i·lda + p (direct) or a + p·MR + i (packed) inside A (caller contract).
         unsafe {
-            let b0 = _mm256_loadu_ps(b.add(p * NR));
-            let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+            let b0 = _mm256_loadu_ps(b.add(p * ldb));
+            let b1 = _mm256_loadu_ps(b.add(p * ldb + 8));
             for (i, row) in acc.iter_mut().enumerate() {
                 let at = if DIRECT { i * lda + p } else { p * MR + i };
                 let ai = _mm256_broadcast_ss(&*a.add(at));

@@ -133,14 +133,17 @@ pub(crate) const MR: usize = 12;
 pub(crate) const NR: usize = 32;
 
 /// `C[..rows, ..cols] = alpha · Ã·B̃ + beta · C` for one micro-tile: `b` is a
-/// packed `kc × NR` panel; `a` a packed `kc × MR` panel (`R = MR`), or with
+/// packed `kc × NR` panel (`ldb == NR`) or NR columns of row-major B read in
+/// place at stride `ldb` (a small B that stays in L1; not with 12 rows of A
+/// in place); `a` a packed `kc × MR` panel (`R = MR`), or with
 /// `DIRECT` the first of `R ≤ MR` rows of row-major A at stride `lda` (no
 /// packing: a forward pass's activations are read in place; `R` of 8 and 4
 /// fit a share of rows that is not a multiple of MR). Up to 24 accumulators
 /// stay in registers for the whole k loop. With `beta == 0`, C is not read.
 ///
 /// # Safety
-/// AVX-512F must be available; `b` must hold `kc·NR` values and `a` `kc·MR`
+/// AVX-512F must be available; `b` must hold `kc` rows of NR values at stride
+/// `ldb` (`kc·NR` values when packed) and `a` `kc·MR`
 /// (packed) or R rows of `kc` values at stride `lda` (direct, even when
 /// `rows < R`); `c` must be valid for writes (and reads unless `beta == 0`) of
 /// `rows` rows of `cols` values at stride `ldc`, with `rows ≤ R`, `cols ≤ NR`.
@@ -151,6 +154,7 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
     a: *const f32,
     lda: usize,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     alpha: f32,
@@ -166,15 +170,20 @@ pub(super) unsafe fn gemm_kernel<const DIRECT: bool, const R: usize>(
             R == MR
         })
     };
+    use super::avx512_asm as k;
     // SAFETY: R rows of kc values at stride lda, or a packed kc × 12 panel,
-    // and a kc × 32 panel of B (caller contract); AVX-512F is enabled on this
-    // function.
+    // and kc rows of 32 values of B at stride ldb (caller contract); AVX-512F
+    // is enabled on this function.
     let full = unsafe {
-        match (DIRECT, R) {
-            (true, 12) => super::avx512_asm::direct12(kc, a, lda, b),
-            (true, 8) => super::avx512_asm::direct8(kc, a, lda, b),
-            (true, _) => super::avx512_asm::direct4(kc, a, lda, b),
-            (false, _) => super::avx512_asm::packed12(kc, a, b),
+        match (DIRECT, R, ldb == NR) {
+            (true, 12, true) => k::direct12(kc, a, lda, b),
+            (true, 8, true) => k::direct8(kc, a, lda, b),
+            (true, _, true) => k::direct4(kc, a, lda, b),
+            (false, _, true) => k::packed12(kc, a, b),
+            (true, 12, false) => unreachable!("no 12-row kernel reads B in place"),
+            (true, 8, false) => k::direct8_b(kc, a, lda, b, ldb),
+            (true, _, false) => k::direct4_b(kc, a, lda, b, ldb),
+            (false, _, false) => k::packed12_b(kc, a, b, ldb),
         }
     };
     let acc = &full[..R];

@@ -3,7 +3,10 @@
 //! place for a block's last rows (`direct8`, `direct4`). Each computes
 //! `Σ_p A[i, p] · B[p, 0..32]` over `p < kc` into the accumulators of a tile,
 //! from a packed `kc × 32` panel of B (`b + 32p`); the write-back stays in
-//! Rust (`avx512::gemm_kernel`).
+//! Rust (`avx512::gemm_kernel`). The `_b` variants read B in place instead
+//! (`b + p·ldb`), for a B small enough to stay in L1; there is no 12-row one,
+//! as 12 row pointers, B, its stride and the count take 15 general registers
+//! and a function that spills a zmm register keeps one for its frame.
 //!
 //! Rows 2 and up feed their two FMAs through embedded-broadcast memory
 //! operands (`{1to16}`) at plain `[pointer + offset]` addresses: no broadcast
@@ -55,18 +58,15 @@ macro_rules! tile_asm {
     };
 }
 
-/// The template of k step `$u` (0–3) within a group of four: a prefetch of
-/// B 2 KiB ahead, B's two vectors at `b + 128u`, then rows 0 and 1 broadcast into registers and rows `$i`
-/// (accumulators `$c0`, `$c1`) as embedded broadcasts. A's value for row `i`
-/// is at `[p1 p2 p3 i q1 q2 q3]` (the six pieces concatenated around `i`).
+/// The template of k step `$u` (0–3) within a group of four, B's two
+/// vectors already in zmm24–zmm25 (see `b_step`): rows 0 and 1 broadcast into
+/// registers and rows `$i` (accumulators `$c0`, `$c1`) as embedded broadcasts.
+/// A's value for row `i` is at `[p1 p2 p3 i q1 q2 q3]` (the six pieces
+/// concatenated around `i`).
 macro_rules! k_step {
     ($u:literal, [$p1:literal $p2:literal $p3:literal] [$q1:literal $q2:literal $q3:literal];
      $($i:literal $c0:literal $c1:literal),*) => {
         concat!(
-            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2048]\n",
-            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2112]\n",
-            "vmovups zmm24, zmmword ptr [{b} + ", $u, "*128]\n",
-            "vmovups zmm25, zmmword ptr [{b} + ", $u, "*128 + 64]\n",
             "vbroadcastss zmm26, dword ptr [", $p1, $p2, $p3, 0, $q1, $q2, $q3, "]\n",
             "vfmadd231ps zmm0, zmm26, zmm24\n",
             "vfmadd231ps zmm1, zmm26, zmm25\n",
@@ -83,44 +83,84 @@ macro_rules! k_step {
     };
 }
 
+/// B's row for k step `$u` into zmm24–zmm25. `packed`: row `u` of a packed
+/// panel (`b + 128u` bytes), with a prefetch 2 KiB ahead; `in_place`: the row
+/// at `{b}`, which then moves on by `{ldb}` bytes (a B small enough to be read
+/// in place stays in L1: no prefetch).
+macro_rules! b_step {
+    (packed, $u:literal) => {
+        concat!(
+            "prefetcht0 byte ptr [{b} + ",
+            $u,
+            "*128 + 2048]\n",
+            "prefetcht0 byte ptr [{b} + ",
+            $u,
+            "*128 + 2112]\n",
+            "vmovups zmm24, zmmword ptr [{b} + ",
+            $u,
+            "*128]\n",
+            "vmovups zmm25, zmmword ptr [{b} + ",
+            $u,
+            "*128 + 64]\n",
+        )
+    };
+    (in_place, $u:literal) => {
+        concat!(
+            "vmovups zmm24, zmmword ptr [{b}]\n",
+            "vmovups zmm25, zmmword ptr [{b} + 64]\n",
+            "add {b}, {ldb}\n",
+        )
+    };
+}
+
+/// Moves a packed B past `$steps` k steps (an in-place B has moved already).
+macro_rules! b_advance {
+    (packed, $steps:literal) => {
+        concat!("add {b}, ", $steps, "*128\n")
+    };
+    (in_place, $steps:literal) => {
+        ""
+    };
+}
+
 /// Step `$u` of an in-place kernel: row `i` at `[{r<i>} + u*4]`.
 macro_rules! direct_step {
-    ($u:literal; $($rows:tt)*) => {
-        k_step!($u, ["{r" "" ""] ["} + " $u "*4"]; $($rows)*)
+    ($u:literal, $bm:ident; $($rows:tt)*) => {
+        concat!(b_step!($bm, $u), k_step!($u, ["{r" "" ""] ["} + " $u "*4"]; $($rows)*))
     };
 }
 
 /// Step `$u` of the packed kernel: row `i` at `[{a} + u*48 + i*4]`.
 macro_rules! packed_step {
-    ($u:literal; $($rows:tt)*) => {
-        k_step!($u, ["{a} + " $u "*48 + "] ["*4" "" ""]; $($rows)*)
+    ($u:literal, $bm:ident; $($rows:tt)*) => {
+        concat!(b_step!($bm, $u), k_step!($u, ["{a} + " $u "*48 + "] ["*4" "" ""]; $($rows)*))
     };
 }
 
 /// A whole k loop: `$step` for four k steps at a time while at least four
-/// remain (then the pointers advance `$adv4`), one at a time after (`$adv1`).
-/// `{n}` counts k down.
+/// remain (then the pointers advance `$adv4`), one at a time after (`$adv1`);
+/// B as `$bm` (see `b_step`). `{n}` counts k down.
 macro_rules! k_loop {
-    ($step:ident, [$($rows:tt)*], $adv4:expr, $adv1:expr) => {
+    ($step:ident, $bm:ident, [$($rows:tt)*], $adv4:expr, $adv1:expr) => {
         concat!(
             "sub {n}, 4\n",
             "jb 3f\n",
             "2:\n",
-            $step!(0; $($rows)*),
-            $step!(1; $($rows)*),
-            $step!(2; $($rows)*),
-            $step!(3; $($rows)*),
+            $step!(0, $bm; $($rows)*),
+            $step!(1, $bm; $($rows)*),
+            $step!(2, $bm; $($rows)*),
+            $step!(3, $bm; $($rows)*),
             $adv4,
-            "add {b}, 512\n",
+            b_advance!($bm, 4),
             "sub {n}, 4\n",
             "jae 2b\n",
             "3:\n",
             "add {n}, 4\n",
             "jz 5f\n",
             "4:\n",
-            $step!(0; $($rows)*),
+            $step!(0, $bm; $($rows)*),
             $adv1,
-            "add {b}, 128\n",
+            b_advance!($bm, 1),
             "dec {n}\n",
             "jnz 4b\n",
             "5:\n",
@@ -135,7 +175,10 @@ macro_rules! advance_rows {
     };
 }
 
-/// An in-place kernel: `$rows` as for `k_step`, one pointer `$r` per row `$k`.
+/// An in-place kernel `$name` (`$rows` as for `k_step`, one pointer `$r` per
+/// row `$k`), and optionally `$name_b`, the same with B read in place too
+/// (not for 12 rows: with B's stride that is 15 pointers and counters, more
+/// general registers than a function that spills a zmm register has free).
 macro_rules! direct_kernel {
     ($(#[$doc:meta])* $name:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
         $(#[$doc])*
@@ -155,12 +198,53 @@ macro_rules! direct_kernel {
                 tile_asm!(acc;
                     k_loop!(
                         direct_step,
+                        packed,
                         [$($rows)*],
                         advance_rows!(16; $($k)*),
                         advance_rows!(4; $($k)*)
                     ),
                     $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
                     b = inout(reg) b => _,
+                    n = inout(reg) kc => _,
+                );
+            }
+            acc
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $name_b:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
+        direct_kernel!($(#[$doc])* $name, [$($rows)*], [$($r $k)*]);
+
+        #[doc = concat!("[`", stringify!($name), "`] with B read in place: row `p` at `b + p·ldb`.")]
+        ///
+        /// # Safety
+        /// As the packed-B kernel, with `b` valid for reads of `kc` rows of
+        /// 32 values at stride `ldb`.
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        pub(super) unsafe fn $name_b(
+            kc: usize,
+            a: *const f32,
+            lda: usize,
+            b: *const f32,
+            ldb: usize,
+        ) -> Tile {
+            let mut acc = [[_mm512_setzero_ps(); 2]; 12];
+            // SAFETY: the loop reads row i of A at a + i·lda + p and B at
+            // b + p·ldb .. + 32 for p < kc, inside the caller's extents; it
+            // writes only the registers named here and in `tile_asm!`, and
+            // the flags.
+            unsafe {
+                tile_asm!(acc;
+                    k_loop!(
+                        direct_step,
+                        in_place,
+                        [$($rows)*],
+                        advance_rows!(16; $($k)*),
+                        advance_rows!(4; $($k)*)
+                    ),
+                    $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
+                    b = inout(reg) b => _,
+                    ldb = in(reg) ldb * 4,
                     n = inout(reg) kc => _,
                 );
             }
@@ -179,6 +263,7 @@ direct_kernel!(
 direct_kernel!(
     /// As [`direct12`] for 8 rows.
     direct8,
+    direct8_b,
     [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15],
     [r0 0 r1 1 r2 2 r3 3 r4 4 r5 5 r6 6 r7 7]
 );
@@ -186,6 +271,7 @@ direct_kernel!(
 direct_kernel!(
     /// As [`direct12`] for 4 rows.
     direct4,
+    direct4_b,
     [2 4 5, 3 6 7],
     [r0 0 r1 1 r2 2 r3 3]
 );
@@ -206,12 +292,43 @@ pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
         tile_asm!(acc;
             k_loop!(
                 packed_step,
+                packed,
                 [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
                 "add {a}, 192\n",
                 "add {a}, 48\n"
             ),
             a = inout(reg) a => _,
             b = inout(reg) b => _,
+            n = inout(reg) kc => _,
+        );
+    }
+    acc
+}
+
+/// [`packed12`] with B read in place: row `p` at `b + p·ldb`.
+///
+/// # Safety
+/// As [`packed12`], with `b` valid for reads of `kc` rows of 32 values at
+/// stride `ldb`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn packed12_b(kc: usize, a: *const f32, b: *const f32, ldb: usize) -> Tile {
+    let mut acc = [[_mm512_setzero_ps(); 2]; 12];
+    // SAFETY: the loop reads the kc·12 values of A's panel and B at
+    // b + p·ldb .. + 32 for p < kc, inside the caller's extents; it writes
+    // only the registers named here and in `tile_asm!`, and the flags.
+    unsafe {
+        tile_asm!(acc;
+            k_loop!(
+                packed_step,
+                in_place,
+                [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
+                "add {a}, 192\n",
+                "add {a}, 48\n"
+            ),
+            a = inout(reg) a => _,
+            b = inout(reg) b => _,
+            ldb = in(reg) ldb * 4,
             n = inout(reg) kc => _,
         );
     }

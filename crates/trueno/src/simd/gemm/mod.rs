@@ -1,11 +1,12 @@
 //! Single-precision GEMM, `C = αAB + βC` with optional transposes, built the
 //! way fast BLAS libraries are (Goto/BLIS): blocks of B (`KC × NC`) and A
-//! (`MC × KC`) are packed into panels, and a register-blocked micro-kernel
-//! sized to the ISA (AVX-512 12 × 32, AVX2 6 × 16, portable 4 × 8) computes
-//! each `MR × NR` tile of C (on AVX-512, its k loop is assembly: see
-//! `simd::avx512_asm`). Each k block's B panels are packed by all threads,
-//! then its row blocks of A are shared out across rayon's threads. Packing
-//! buffers are thread-local and reused across calls.
+//! (`MC × KC`) are packed into panels (a B that fits in L1, and an A whose
+//! rows do not alias there, are read in place instead), and a register-blocked
+//! micro-kernel sized to the ISA (AVX-512 12 × 32, AVX2 6 × 16, portable
+//! 4 × 8) computes each `MR × NR` tile of C (on AVX-512, its k loop is
+//! assembly: see `simd::avx512_asm`). Each k block's B panels are packed by
+//! all threads, then its row blocks of A are shared out across rayon's
+//! threads. Packing buffers are thread-local and reused across calls.
 //!
 //! Accumulation: each element of C sums its `k` products in order, one FMA
 //! rounding each, so it differs from the naive loop by at most about
@@ -52,12 +53,19 @@ fn k_step(k: usize) -> usize {
 const MC: usize = 144;
 /// Columns of a packed B block (a multiple of every NR).
 const NC: usize = 4096;
+/// A row-major B spanning at most this many bytes is read in place by the
+/// micro-kernels: it stays in L1 for the whole product, so packing it would
+/// copy every value to save nothing. Against packing (alternating runs, one
+/// thread): 16–19% faster at 64³ even with 8-row tiles (see `avx512_asm`),
+/// 3–5% at 48³ and 80³; at 128³ (64 KiB, rows 512 bytes apart, which crowd
+/// into a quarter of L1's sets) 10–14% slower, so the span stays within L1.
+const B_IN_PLACE_BYTES: usize = 32 << 10;
 /// Below this many FLOPs a block runs on one thread: splitting costs more.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 
-/// `(kc, a, lda, b, c, ldc, alpha, beta, rows, cols)`: see `avx512::gemm_kernel`.
+/// `(kc, a, lda, b, ldb, c, ldc, alpha, beta, rows, cols)`: see `avx512::gemm_kernel`.
 type KernelFn =
-    unsafe fn(usize, *const f32, usize, *const f32, *mut f32, usize, f32, f32, usize, usize);
+    unsafe fn(usize, *const f32, usize, *const f32, usize, *mut f32, usize, f32, f32, usize, usize);
 
 #[derive(Clone, Copy)]
 struct Kernel {
@@ -68,6 +76,8 @@ struct Kernel {
     /// Kernels that read A in place from R whole rows, largest R first
     /// (empty where the ISA has none).
     direct: &'static [(usize, KernelFn)],
+    /// Those of `direct` that can also read B in place (`f` always can).
+    direct_b: &'static [(usize, KernelFn)],
 }
 
 fn kernel_for(level: Level) -> Kernel {
@@ -82,6 +92,10 @@ fn kernel_for(level: Level) -> Kernel {
                 (8, super::avx512::gemm_kernel::<true, 8>),
                 (4, super::avx512::gemm_kernel::<true, 4>),
             ],
+            direct_b: &[
+                (8, super::avx512::gemm_kernel::<true, 8>),
+                (4, super::avx512::gemm_kernel::<true, 4>),
+            ],
         },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => Kernel {
@@ -92,12 +106,17 @@ fn kernel_for(level: Level) -> Kernel {
                 (6, super::avx2::gemm_kernel::<true, 6>),
                 (4, super::avx2::gemm_kernel::<true, 4>),
             ],
+            direct_b: &[
+                (6, super::avx2::gemm_kernel::<true, 6>),
+                (4, super::avx2::gemm_kernel::<true, 4>),
+            ],
         },
         _ => Kernel {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             f: portable_kernel,
             direct: &[],
+            direct_b: &[],
         },
     }
 }
@@ -115,6 +134,7 @@ unsafe fn portable_kernel(
     a: *const f32,
     _lda: usize,
     b: *const f32,
+    ldb: usize,
     c: *mut f32,
     ldc: usize,
     alpha: f32,
@@ -129,7 +149,7 @@ unsafe fn portable_kernel(
             let ai = unsafe { *a.add(p * PORTABLE_MR + i) };
             for (j, v) in row.iter_mut().enumerate() {
                 // SAFETY: as above.
-                *v = ai.mul_add(unsafe { *b.add(p * PORTABLE_NR + j) }, *v);
+                *v = ai.mul_add(unsafe { *b.add(p * ldb + j) }, *v);
             }
         }
     }
@@ -484,17 +504,24 @@ fn blocked(
     // An untransposed A is read in place rather than packed (packing costs a
     // copy of every block, which small and narrow products never earn back),
     // unless its row stride would alias in L1: a multiple of 4 KiB puts all
-    // MR rows in one cache set, and then the packed panel is faster.
-    let direct: &[(usize, KernelFn)] = if !ta && !(lda * 4).is_multiple_of(4096) {
-        kern.direct
-    } else {
-        &[]
+    // MR rows in one cache set, and then the packed panel is faster. With B
+    // read in place too, only the kernels that can do both.
+    // Whole NR-wide panels of a small untransposed B are read in place; only
+    // a narrower last panel is packed.
+    let b_in_place = !tb
+        && matches!(src, BSource::Pack(_))
+        && (k.saturating_sub(1) * ldb + n) * size_of::<f32>() <= B_IN_PLACE_BYTES;
+    let direct: &[(usize, KernelFn)] = match (ta || (lda * 4).is_multiple_of(4096), b_in_place) {
+        (true, _) => &[],
+        (false, false) => kern.direct,
+        (false, true) => kern.direct_b,
     };
     // The same depth `PackedMatrix::pack` used for its blocks.
     let step = k_step(k);
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let panels = nc.div_ceil(kern.nr);
+        let in_place = if b_in_place { nc / kern.nr } else { 0 };
         // One k block at a time (Goto's order): the packed block of B that
         // every row block reads stays in cache. Packing all of B first, so
         // a thread takes its rows through every k block in one fork-join,
@@ -505,7 +532,17 @@ fn blocked(
             let pb: &[f32] = match &mut src {
                 BSource::Pack(buf) => {
                     let rows = if tb { &b[pc..] } else { &b[pc * ldb..] };
-                    pack::pack_b(buf, rows, ldb, tb, (kc, kc), (jc, nc), kern.nr, threads > 1)
+                    let (j0, packed) = (jc + in_place * kern.nr, nc - in_place * kern.nr);
+                    pack::pack_b(
+                        buf,
+                        rows,
+                        ldb,
+                        tb,
+                        (kc, kc),
+                        (j0, packed),
+                        kern.nr,
+                        threads > 1,
+                    )
                 }
                 BSource::Packed(pm) => pack::b_block(pm.column(jc), panels, kern.nr, (pc, kc)),
             };
@@ -528,8 +565,13 @@ fn blocked(
                         (pc, kc),
                         kern.mr,
                     );
-                    for (jp, bp) in pb.chunks_exact(kc * kern.nr).enumerate() {
+                    for jp in 0..panels {
                         let cols = kern.nr.min(nc - jp * kern.nr);
+                        let (bp, b_stride) = if jp < in_place {
+                            (&b[pc * ldb + jc + jp * kern.nr..], ldb)
+                        } else {
+                            (&pb[(jp - in_place) * kc * kern.nr..], kern.nr)
+                        };
                         for &(start, rows, direct) in tiles.iter() {
                             let (row, col) = (ic + start, jc + jp * kern.nr);
                             let (f, ap, a_stride) = match direct {
@@ -543,7 +585,9 @@ fn blocked(
                             };
                             // SAFETY: the kernel matches a level this CPU has
                             // (`kernel_for` is only given detected levels); `bp` is a
-                            // full packed panel and `ap` a full packed panel or R whole
+                            // full packed panel or starts kc whole rows of NR values of
+                            // B at stride ldb (inside B: its extent is asserted in
+                            // `run`), and `ap` a full packed panel or R whole
                             // rows of A (see above); the rows × cols tile at (row, col) lies
                             // inside C (row + rows ≤ m, col + cols ≤ n, and C holds
                             // (m − 1)·ldc + n values, asserted in `run`); row
@@ -554,6 +598,7 @@ fn blocked(
                                     ap,
                                     a_stride,
                                     bp.as_ptr(),
+                                    b_stride,
                                     cptr.get().add(row * ldc + col),
                                     ldc,
                                     alpha,
