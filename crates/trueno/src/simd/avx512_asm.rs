@@ -87,21 +87,14 @@ macro_rules! k_step {
 /// panel (`b + 128u` bytes), with a prefetch 2 KiB ahead; `in_place`: the row
 /// at `{b}`, which then moves on by `{ldb}` bytes (a B small enough to be read
 /// in place stays in L1: no prefetch).
+#[rustfmt::skip]
 macro_rules! b_step {
     (packed, $u:literal) => {
         concat!(
-            "prefetcht0 byte ptr [{b} + ",
-            $u,
-            "*128 + 2048]\n",
-            "prefetcht0 byte ptr [{b} + ",
-            $u,
-            "*128 + 2112]\n",
-            "vmovups zmm24, zmmword ptr [{b} + ",
-            $u,
-            "*128]\n",
-            "vmovups zmm25, zmmword ptr [{b} + ",
-            $u,
-            "*128 + 64]\n",
+            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2048]\n",
+            "prefetcht0 byte ptr [{b} + ", $u, "*128 + 2112]\n",
+            "vmovups zmm24, zmmword ptr [{b} + ", $u, "*128]\n",
+            "vmovups zmm25, zmmword ptr [{b} + ", $u, "*128 + 64]\n",
         )
     };
     (in_place, $u:literal) => {
