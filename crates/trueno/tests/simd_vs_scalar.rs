@@ -248,3 +248,45 @@ fn the_parallel_path_matches_too() {
         assert!((w - g).abs() <= tol(k, 200.0 * k as f32), "{w} vs {g}");
     }
 }
+
+/// On one thread a dot product too long for L2 reads both halves at once:
+/// every element, around the halves' boundary and in the tail, must count
+/// exactly once (ones at chosen places times their index: an exact sum).
+#[test]
+fn a_long_dot_on_one_thread_counts_every_element_once() {
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for n in [1 << 19, (1 << 19) + 1, (1 << 19) + 37, (1 << 20) + 63] {
+        let b: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let half = n / 2 - (n / 2) % 32;
+        let places = [
+            0,
+            1,
+            half - 1,
+            half,
+            half + 1,
+            2 * half - 1,
+            2 * half,
+            n - 1,
+        ];
+        for at in places.map(|at| at.min(n - 1)) {
+            let mut a = vec![0.0f32; n];
+            a[at] = 1.0;
+            a[(at + n / 3) % n] = 1.0;
+            let want = (at + (at + n / 3) % n) as f32;
+            assert_eq!(
+                one.install(|| simd::dot(&a, &b)),
+                want,
+                "n {n}, one at {at}"
+            );
+        }
+        let a: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 2001) as f32 / 100.0 - 10.0)
+            .collect();
+        let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+        let got = one.install(|| simd::dot(&a, &b));
+        assert!((scalar::dot(&a, &b) - got).abs() <= tol(n, mag), "n {n}");
+    }
+}
