@@ -254,3 +254,77 @@ fn row_tiles_at_every_k_remainder() {
         }
     }
 }
+
+/// On two or three threads a product with A read in place is shared out by
+/// ranges of columns (each packs its own part of B) and one with A packed by
+/// row blocks: both against the naive product, B as stored and transposed,
+/// β ≠ 0, C's padding untouched.
+#[test]
+fn shared_out_products_match_the_naive_product() {
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        // (m, n, k, lda): 4 KiB strides pack A; the others read it in place.
+        for (m, n, k, lda) in [
+            (100, 70, 300, 301),
+            (37, 200, 200, 203),
+            (50, 97, 600, 1024),
+        ] {
+            for tb in [false, true] {
+                let ldb = if tb { k + 3 } else { n + 5 };
+                let ldc = n + 2;
+                let a: Vec<f32> = (0..m * lda).map(|i| value(i, 11)).collect();
+                let b: Vec<f32> = (0..(if tb { n } else { k }) * ldb)
+                    .map(|i| value(i, 12))
+                    .collect();
+                let c0: Vec<f32> = (0..m * ldc).map(|i| value(i, 13)).collect();
+                let mut c = c0.clone();
+                let t = if tb { Transpose::Yes } else { Transpose::No };
+                pool.install(|| {
+                    gemm::sgemm(
+                        Transpose::No,
+                        t,
+                        m,
+                        n,
+                        k,
+                        1.5,
+                        &a,
+                        lda,
+                        &b,
+                        ldb,
+                        0.5,
+                        &mut c,
+                        ldc,
+                    )
+                });
+                // B's element (p, j), as a row-major k × n matrix for naive_dot.
+                let bt: Vec<f32> = (0..k * n)
+                    .map(|x| {
+                        let (p, j) = (x / n, x % n);
+                        if tb { b[j * ldb + p] } else { b[p * ldb + j] }
+                    })
+                    .collect();
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let (got, old) = (c[i * ldc + j], c0[i * ldc + j]);
+                        if j >= n {
+                            assert_eq!(got.to_bits(), old.to_bits(), "padding ({i}, {j})");
+                            continue;
+                        }
+                        let (sum, mag) = naive_dot(&a, lda, &bt, n, (i, j, k));
+                        let want = 1.5 * sum + 0.5 * old as f64;
+                        let tol =
+                            (k as f64 + 2.0) * f32::EPSILON as f64 * (1.5 * mag + old.abs() as f64)
+                                + 1e-6;
+                        assert!(
+                            (got as f64 - want).abs() <= tol,
+                            "{threads} threads {m}×{n}×{k} tb {tb}: ({i}, {j}) = {got}, want {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

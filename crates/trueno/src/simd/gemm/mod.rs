@@ -4,15 +4,19 @@
 //! rows do not alias there, are read in place instead), and a register-blocked
 //! micro-kernel sized to the ISA (AVX-512 12 × 32, AVX2 6 × 16, portable
 //! 4 × 8) computes each `MR × NR` tile of C (on AVX-512, its k loop is
-//! assembly: see `simd::avx512_asm`). Each k block's B panels are packed by
-//! all threads, then its row blocks of A are shared out across rayon's
-//! threads. Packing buffers are thread-local and reused across calls.
+//! assembly: see `simd::avx512_asm`). On several threads, a product whose A
+//! is read in place is split into ranges of columns, one per thread, each
+//! packing its own part of B; otherwise each k block's B panels are packed
+//! (by all threads when large), then its row blocks of A are shared out.
+//! Packing buffers are thread-local and reused across calls.
 //!
 //! Accumulation: each element of C sums its `k` products in order, one FMA
 //! rounding each, so it differs from the naive loop by at most about
 //! `k · ε · Σ|aᵢₚ bₚⱼ|` (ε = 2⁻²⁴); with `k > KC` the blocks are summed into C
 //! in k order too.
 
+mod columns;
+mod kernel;
 mod pack;
 mod packed;
 
@@ -21,6 +25,8 @@ pub use packed::{Epilogue, PackedMatrix, sgemm_packed, sgemm_packed_serial};
 use std::cell::RefCell;
 
 use rayon::prelude::*;
+
+use kernel::{Kernel, KernelFn, kernel_for};
 
 use super::{Level, level};
 
@@ -71,108 +77,6 @@ const PANEL_GROUP: usize = 16;
 const PARALLEL_PACK_MIN_BYTES: usize = 512 << 10;
 /// Below this many FLOPs a block runs on one thread: splitting costs more.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
-
-/// `(kc, a, lda, b, ldb, c, ldc, alpha, beta, rows, cols)`: see `avx512::gemm_kernel`.
-type KernelFn =
-    unsafe fn(usize, *const f32, usize, *const f32, usize, *mut f32, usize, f32, f32, usize, usize);
-
-#[derive(Clone, Copy)]
-struct Kernel {
-    mr: usize,
-    nr: usize,
-    /// A from a packed panel.
-    f: KernelFn,
-    /// Kernels that read A in place from R whole rows, largest R first
-    /// (empty where the ISA has none).
-    direct: &'static [(usize, KernelFn)],
-    /// Those of `direct` that can also read B in place (`f` always can).
-    direct_b: &'static [(usize, KernelFn)],
-}
-
-fn kernel_for(level: Level) -> Kernel {
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => Kernel {
-            mr: super::avx512::MR,
-            nr: super::avx512::NR,
-            f: super::avx512::gemm_kernel::<false, { super::avx512::MR }>,
-            direct: &[
-                (12, super::avx512::gemm_kernel::<true, 12>),
-                (8, super::avx512::gemm_kernel::<true, 8>),
-                (4, super::avx512::gemm_kernel::<true, 4>),
-            ],
-            direct_b: &[
-                (8, super::avx512::gemm_kernel::<true, 8>),
-                (4, super::avx512::gemm_kernel::<true, 4>),
-            ],
-        },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => Kernel {
-            mr: super::avx2::MR,
-            nr: super::avx2::NR,
-            f: super::avx2::gemm_kernel::<false, { super::avx2::MR }>,
-            direct: &[
-                (6, super::avx2::gemm_kernel::<true, 6>),
-                (4, super::avx2::gemm_kernel::<true, 4>),
-            ],
-            direct_b: &[
-                (6, super::avx2::gemm_kernel::<true, 6>),
-                (4, super::avx2::gemm_kernel::<true, 4>),
-            ],
-        },
-        _ => Kernel {
-            mr: PORTABLE_MR,
-            nr: PORTABLE_NR,
-            f: portable_kernel,
-            direct: &[],
-            direct_b: &[],
-        },
-    }
-}
-
-const PORTABLE_MR: usize = 4;
-const PORTABLE_NR: usize = 8;
-
-/// The micro-kernel in plain Rust, for CPUs without a vector kernel.
-///
-/// # Safety
-/// As `avx512::gemm_kernel`, with MR = 4, NR = 8.
-#[allow(clippy::too_many_arguments)]
-unsafe fn portable_kernel(
-    kc: usize,
-    a: *const f32,
-    _lda: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    alpha: f32,
-    beta: f32,
-    rows: usize,
-    cols: usize,
-) {
-    let mut acc = [[0.0f32; PORTABLE_NR]; PORTABLE_MR];
-    for p in 0..kc {
-        for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: p < kc, inside the packed panels (caller contract).
-            let ai = unsafe { *a.add(p * PORTABLE_MR + i) };
-            for (j, v) in row.iter_mut().enumerate() {
-                // SAFETY: as above.
-                *v = ai.mul_add(unsafe { *b.add(p * ldb + j) }, *v);
-            }
-        }
-    }
-    for (i, row) in acc.iter().enumerate().take(rows) {
-        for (j, v) in row.iter().enumerate().take(cols) {
-            // SAFETY: i < rows, j < cols (caller contract).
-            unsafe {
-                let dst = c.add(i * ldc + j);
-                let old = if beta == 0.0 { 0.0 } else { beta * *dst };
-                *dst = alpha * v + old;
-            }
-        }
-    }
-}
 
 /// C's base pointer, shared by threads that write disjoint tiles of it.
 #[derive(Clone, Copy)]
@@ -382,11 +286,19 @@ fn run(
     if m <= SMALL_M && !p.ta && !p.tb {
         return small_m(p, c, ldc, epi);
     }
+    let cptr = CPtr(c.as_mut_ptr());
     match packed {
-        Some(pm) => blocked(kern, p, c, ldc, BSource::Packed(pm), epi),
-        None => with_buffer(&PACK_B, |pb| {
-            blocked(kern, p, c, ldc, BSource::Pack(pb), epi)
-        }),
+        // SAFETY: C holds (m − 1)·ldc + n values (asserted above) and is
+        // borrowed mutably here, so nothing else touches it.
+        Some(pm) => unsafe { blocked(kern, p, cptr, ldc, BSource::Packed(pm), epi) },
+        None => match columns::width(kern, p).filter(|_| matches!(epi, Epilogue::None)) {
+            // SAFETY: as above.
+            Some(width) => unsafe { columns::by_columns(kern, p, width, cptr, ldc) },
+            None => with_buffer(&PACK_B, |pb| {
+                // SAFETY: as above.
+                unsafe { blocked(kern, p, cptr, ldc, BSource::Pack(pb), epi) }
+            }),
+        },
     }
 }
 
@@ -481,10 +393,15 @@ fn block_rows(m: usize, mr: usize, threads: usize) -> usize {
         .min(MC.next_multiple_of(mr))
 }
 
-fn blocked(
+/// The packed product `p` into C at `cptr` (stride `ldc`), then `epi`.
+///
+/// # Safety
+/// `cptr` must be valid for reads and writes of `p.m` rows of `p.n` values at
+/// stride `ldc`, which no other thread touches meanwhile.
+unsafe fn blocked(
     kern: Kernel,
     p: &Product<'_>,
-    c: &mut [f32],
+    cptr: CPtr,
     ldc: usize,
     mut src: BSource<'_>,
     epi: Epilogue<'_>,
@@ -503,7 +420,6 @@ fn blocked(
         beta,
         serial,
     } = *p;
-    let cptr = CPtr(c.as_mut_ptr());
     let threads = if !serial && 2 * m * n * k >= PARALLEL_MIN_FLOPS {
         rayon::current_num_threads()
     } else {
