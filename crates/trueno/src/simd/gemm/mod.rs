@@ -523,12 +523,13 @@ unsafe fn blocked(
                         // SAFETY: the kernel matches a level this CPU has
                         // (`kernel_for` is only given detected levels); `bp` is a
                         // full packed panel or starts kc whole rows of NR values of
-                        // B at stride ldb (inside B: its extent is asserted in
-                        // `run`), and `ap` a full packed panel or R whole
-                        // rows of A (see above); the rows × cols tile at (row, col) lies
-                        // inside C (row + rows ≤ m, col + cols ≤ n, and C holds
-                        // (m − 1)·ldc + n values, asserted in `run`); row
-                        // blocks are disjoint, so no other thread writes it.
+                        // B at stride ldb (inside B: `run` asserts its extent, and a
+                        // column part's B is the suffix from its first column), and
+                        // `ap` a full packed panel or R whole rows of A (see above);
+                        // the rows × cols tile at (row, col) lies inside C (row +
+                        // rows ≤ m, col + cols ≤ n, and `cptr` covers m rows of n
+                        // values: this function's contract); row blocks are
+                        // disjoint, so no other thread writes it.
                         unsafe {
                             f(
                                 kc,
