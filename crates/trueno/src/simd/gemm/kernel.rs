@@ -85,10 +85,10 @@ unsafe fn portable_kernel(
     let mut acc = [[0.0f32; PORTABLE_NR]; PORTABLE_MR];
     for p in 0..kc {
         for (i, row) in acc.iter_mut().enumerate() {
-            // SAFETY: p < kc, inside the packed panels (caller contract).
+            // SAFETY: p < kc, inside A's packed panel (caller contract).
             let ai = unsafe { *a.add(p * PORTABLE_MR + i) };
             for (j, v) in row.iter_mut().enumerate() {
-                // SAFETY: as above.
+                // SAFETY: row p < kc of B's NR columns at stride ldb (caller contract).
                 *v = ai.mul_add(unsafe { *b.add(p * ldb + j) }, *v);
             }
         }
