@@ -113,19 +113,24 @@ fn with_buffer<R>(
 
 /// The ISA levels this CPU can run GEMM on, best first (for tests and benchmarks).
 pub fn levels() -> Vec<Level> {
-    let mut v = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            v.push(Level::Avx512);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            v.push(Level::Avx2Fma);
-        }
-    }
-    v.push(Level::Scalar);
-    v
+    let candidates = [
+        #[cfg(target_arch = "x86_64")]
+        (
+            Level::Avx512,
+            std::arch::is_x86_feature_detected!("avx512f"),
+        ),
+        #[cfg(target_arch = "x86_64")]
+        (
+            Level::Avx2Fma,
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"),
+        ),
+        (Level::Scalar, true),
+    ];
+    candidates
+        .into_iter()
+        .filter_map(|(level, present)| present.then_some(level))
+        .collect()
 }
 
 /// The operands of one product, as the public functions received them.
