@@ -11,9 +11,9 @@ use super::{
 /// there is no packing phase before the threads start and one fork-join per
 /// product; A is read by every range, so only where it is read in place.
 /// Against row blocks (alternating runs, two threads): +15–18% at 256³,
-/// +6–8% at 384³, +2–6% at 512³, +3–7% at 768³, +7–9% at 1000³; with A
+/// +6–8% at 384³, +2–7% at 512³, +3–7% at 768³, +7–9% at 1000³; with A
 /// packed (a 4 KiB stride: 1024³, 2048³) each range packing all of A was
-/// 0–13% slower, so those keep row blocks.
+/// between 13% slower and 3% faster, so those keep row blocks.
 pub(super) fn width(kern: Kernel, p: &Product<'_>) -> Option<usize> {
     let threads = rayon::current_num_threads();
     if p.serial

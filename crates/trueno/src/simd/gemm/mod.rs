@@ -62,9 +62,9 @@ const NC: usize = 4096;
 /// A row-major B spanning at most this many bytes is read in place by the
 /// micro-kernels: it stays in L1 for the whole product, so packing it would
 /// copy every value to save nothing. Against packing (alternating runs, one
-/// thread): 16–19% faster at 64³ even with 8-row tiles (see `avx512_asm`),
+/// thread): +17–20% at 64³ even with 8-row tiles (see `avx512_asm`),
 /// 3–5% at 48³ and 80³; at 128³ (64 KiB, rows 512 bytes apart, which crowd
-/// into a quarter of L1's sets) 10–14% slower, so the span stays within L1.
+/// into a quarter of L1's sets) 8–14% slower, so the span stays within L1.
 const B_IN_PLACE_BYTES: usize = 32 << 10;
 /// The largest panel of B that stays in L1 beside a panel of A.
 const L1_PANEL_BYTES: usize = 24 << 10;
@@ -73,7 +73,7 @@ const L1_PANEL_BYTES: usize = 24 << 10;
 const PANEL_GROUP: usize = 16;
 /// A block of B smaller than this is packed by one thread even when the
 /// product is shared out: the fork-join costs more than the copy (alternating
-/// runs on two threads: +1–3% at 256³ packing serially, 3–7% slower at 384³).
+/// runs on two threads: +1–3% at 256³ packing serially, 5–7% slower at 384³).
 const PARALLEL_PACK_MIN_BYTES: usize = 512 << 10;
 /// Below this many FLOPs a block runs on one thread: splitting costs more.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
@@ -481,8 +481,8 @@ unsafe fn blocked(
             // time for all tiles (the classic order: B stays in L1). A deeper
             // panel (KC 512: 64 KiB) comes from L2 for every tile anyway, so
             // the tile's A panel (24 KiB) is kept in L1 over a group instead
-            // (alternating runs, groups of 8–24 alike: +2–4% at 1024³, +5–7%
-            // at 2048³ on one thread, +3–6% on two at 512³–2048³).
+            // (alternating runs, groups of 8–24 alike: +2–4% at 1024³, +3–7%
+            // at 2048³ on one thread, 0–6% on two at 256³–2048³).
             let group = if kc * kern.nr * size_of::<f32>() > L1_PANEL_BYTES {
                 PANEL_GROUP
             } else {
