@@ -5,8 +5,10 @@
 //! from a packed `kc × 32` panel of B (`b + 32p`); the write-back stays in
 //! Rust (`avx512::gemm_kernel`). The `_b` variants read B in place instead
 //! (`b + p·ldb`), for a B small enough to stay in L1; there is no 12-row one,
-//! as 12 row pointers, B, its stride and the count take 15 general registers
-//! and a function that spills a zmm register keeps one for its frame.
+//! as 12 row pointers, B, its stride and the count take 15 general registers,
+//! more than the compiler can always give (the dev profile's build refused
+//! it: most likely rbp kept as a frame pointer where a zmm spill realigns
+//! the stack; release happened to compile).
 //!
 //! Rows 2 and up feed their two FMAs through embedded-broadcast memory
 //! operands (`{1to16}`) at plain `[pointer + offset]` addresses: no broadcast
@@ -170,8 +172,8 @@ macro_rules! advance_rows {
 
 /// An in-place kernel `$name` (`$rows` as for `k_step`, one pointer `$r` per
 /// row `$k`), and optionally `$name_b`, the same with B read in place too
-/// (not for 12 rows: with B's stride that is 15 pointers and counters, more
-/// general registers than a function that spills a zmm register has free).
+/// (not for 12 rows: with B's stride that is 15 pointers and counters; see
+/// the module doc).
 macro_rules! direct_kernel {
     ($(#[$doc:meta])* $name:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
         $(#[$doc])*
