@@ -15,6 +15,14 @@ fn engine(capacity: usize) -> Engine {
     .unwrap()
 }
 
+/// One worker on `backend` with `capacity` slots, batching up to `max_rows`
+/// rows within `window_ms`.
+fn batching(backend: Backend, capacity: usize, max_rows: usize, window_ms: u64) -> Engine {
+    Engine::new(&[BackendConfig::new(backend, capacity, 1)
+        .with_batching(max_rows, std::time::Duration::from_millis(window_ms))])
+    .unwrap()
+}
+
 fn input(model: &str, rows: usize, features: usize) -> InferenceInput {
     let data = (0..rows * features)
         .map(|i| (i as f32 * 0.1).cos())
@@ -169,9 +177,7 @@ fn a_directory_with_a_bad_file_still_loads_the_good_ones() {
 #[test]
 fn batching_merges_and_splits_exactly() {
     // One worker with a 30 ms window: requests submitted together run as one forward pass.
-    let e = Engine::new(&[BackendConfig::new(Backend::Simd, 64, 1)
-        .with_batching(64, std::time::Duration::from_millis(30))])
-    .unwrap();
+    let e = batching(Backend::Simd, 64, 64, 30);
     let mlp = Arc::new(Mlp::random(&[16, 32, 5], 4).unwrap());
     e.insert_model("m", mlp.clone());
     e.insert_model("other", Arc::new(Mlp::random(&[16, 8, 3], 5).unwrap()));
@@ -217,9 +223,7 @@ fn batching_merges_and_splits_exactly() {
 
 #[test]
 fn batches_respect_the_row_limit_and_skip_cancelled_requests() {
-    let e = Engine::new(&[BackendConfig::new(Backend::Scalar, 64, 1)
-        .with_batching(10, std::time::Duration::from_millis(30))])
-    .unwrap();
+    let e = batching(Backend::Scalar, 64, 10, 30);
     e.insert_model("m", Arc::new(Mlp::random(&[8, 4, 2], 1).unwrap()));
     let kept: Vec<_> = (0..6)
         .map(|_| e.submit(Backend::Scalar, input("m", 4, 8)).unwrap())
@@ -250,9 +254,7 @@ fn gpu_workers_keep_weights_resident_and_follow_replacements() {
         );
         return;
     }
-    let e = Engine::new(&[BackendConfig::new(Backend::Gpu, 8, 1)
-        .with_batching(64, std::time::Duration::from_millis(5))])
-    .unwrap();
+    let e = batching(Backend::Gpu, 8, 64, 5);
     let first = Arc::new(Mlp::random(&[6, 10, 4], 1).unwrap());
     e.insert_model("m", first.clone());
     let inp = input("m", 5, 6);
@@ -343,9 +345,7 @@ fn non_finite_inputs_are_refused_by_name() {
 fn a_bad_request_batched_with_good_ones_fails_alone() {
     // Requests merged into one forward pass: the one holding a NaN gets the
     // error, its neighbours (before and after it in the batch) their results.
-    let e = Engine::new(&[BackendConfig::new(Backend::Simd, 64, 1)
-        .with_batching(1024, std::time::Duration::from_millis(30))])
-    .unwrap();
+    let e = batching(Backend::Simd, 64, 1024, 30);
     let mlp = Arc::new(Mlp::random(&[16, 32, 5], 4).unwrap());
     e.insert_model("m", mlp.clone());
     // Enough rows that the pass is split into several tasks.

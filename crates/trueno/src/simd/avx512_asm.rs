@@ -170,81 +170,73 @@ macro_rules! advance_rows {
     };
 }
 
-/// An in-place kernel `$name` (`$rows` as for `k_step`, one pointer `$r` per
-/// row `$k`), and optionally `$name_b`, the same with B read in place too
-/// (not for 12 rows: with B's stride that is 15 pointers and counters; see
-/// the module doc).
-macro_rules! direct_kernel {
-    ($(#[$doc:meta])* $name:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
+/// One kernel: `$name(kc, $args)` runs `k_loop!($step, $bm, …)` with the asm
+/// operands `$ops` (A's pointers, B's, and with B in place its stride) and
+/// returns the tile. Every kernel below is one expansion, so they share the
+/// scaffolding and differ only in what they read.
+macro_rules! kernel {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*),
+     $step:ident, $bm:ident, [$($rows:tt)*], $adv4:expr, $adv1:expr, {$($ops:tt)*}) => {
         $(#[$doc])*
-        ///
-        /// # Safety
-        /// AVX-512F must be available; `a` must be valid for reads of the
-        /// kernel's rows of `kc` values at stride `lda`, and `b` for `kc · 32`
-        /// values.
         #[target_feature(enable = "avx512f")]
         #[inline]
-        pub(super) unsafe fn $name(kc: usize, a: *const f32, lda: usize, b: *const f32) -> Tile {
+        pub(super) unsafe fn $name(kc: usize, $($arg: $ty),*) -> Tile {
             let mut acc = [[_mm512_setzero_ps(); 2]; 12];
-            // SAFETY: the loop reads row i of A at a + i·lda + p and B at
-            // b + 32p for p < kc, inside the caller's extents; it writes only
-            // the registers named here and in `tile_asm!`, and the flags.
+            // SAFETY: the loop reads kc steps of A and of B, each inside the
+            // extent the `# Safety` section above asks of the caller; it
+            // writes only the registers named here and in `tile_asm!`, and the
+            // flags.
             unsafe {
                 tile_asm!(acc;
-                    k_loop!(
-                        direct_step,
-                        packed,
-                        [$($rows)*],
-                        advance_rows!(16; $($k)*),
-                        advance_rows!(4; $($k)*)
-                    ),
-                    $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
-                    b = inout(reg) b => _,
+                    k_loop!($step, $bm, [$($rows)*], $adv4, $adv1),
+                    $($ops)*
                     n = inout(reg) kc => _,
                 );
             }
             acc
         }
     };
+}
+
+/// An in-place kernel `$name` (`$rows` as for `k_step`, one pointer `$r` per
+/// row `$k`), and optionally `$name_b`, the same with B read in place too
+/// (not for 12 rows: with B's stride that is 15 pointers and counters; see
+/// the module doc).
+macro_rules! direct_kernel {
+    ($(#[$doc:meta])* $name:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
+        kernel!(
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// AVX-512F must be available; `a` must be valid for reads of the
+            /// kernel's rows of `kc` values at stride `lda` (row i at
+            /// `a + i·lda`), and `b` for `kc · 32` values (row p at `b + 32p`).
+            $name(a: *const f32, lda: usize, b: *const f32),
+            direct_step, packed, [$($rows)*],
+            advance_rows!(16; $($k)*), advance_rows!(4; $($k)*),
+            {
+                $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
+                b = inout(reg) b => _,
+            }
+        );
+    };
     ($(#[$doc:meta])* $name:ident, $name_b:ident, [$($rows:tt)*], [$($r:ident $k:literal)*]) => {
         direct_kernel!($(#[$doc])* $name, [$($rows)*], [$($r $k)*]);
-
-        #[doc = concat!("[`", stringify!($name), "`] with B read in place: row `p` at `b + p·ldb`.")]
-        ///
-        /// # Safety
-        /// As the packed-B kernel, with `b` valid for reads of `kc` rows of
-        /// 32 values at stride `ldb`.
-        #[target_feature(enable = "avx512f")]
-        #[inline]
-        pub(super) unsafe fn $name_b(
-            kc: usize,
-            a: *const f32,
-            lda: usize,
-            b: *const f32,
-            ldb: usize,
-        ) -> Tile {
-            let mut acc = [[_mm512_setzero_ps(); 2]; 12];
-            // SAFETY: the loop reads row i of A at a + i·lda + p and B at
-            // b + p·ldb .. + 32 for p < kc, inside the caller's extents; it
-            // writes only the registers named here and in `tile_asm!`, and
-            // the flags.
-            unsafe {
-                tile_asm!(acc;
-                    k_loop!(
-                        direct_step,
-                        in_place,
-                        [$($rows)*],
-                        advance_rows!(16; $($k)*),
-                        advance_rows!(4; $($k)*)
-                    ),
-                    $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
-                    b = inout(reg) b => _,
-                    ldb = in(reg) ldb * 4,
-                    n = inout(reg) kc => _,
-                );
+        kernel!(
+            #[doc = concat!("[`", stringify!($name), "`] with B read in place: row `p` at `b + p·ldb`.")]
+            ///
+            /// # Safety
+            /// As the packed-B kernel, with `b` valid for reads of `kc` rows of
+            /// 32 values at stride `ldb`.
+            $name_b(a: *const f32, lda: usize, b: *const f32, ldb: usize),
+            direct_step, in_place, [$($rows)*],
+            advance_rows!(16; $($k)*), advance_rows!(4; $($k)*),
+            {
+                $($r = inout(reg) a.wrapping_add($k * lda) => _,)*
+                b = inout(reg) b => _,
+                ldb = in(reg) ldb * 4,
             }
-            acc
-        }
+        );
     };
 }
 
@@ -271,61 +263,28 @@ direct_kernel!(
     [r0 0 r1 1 r2 2 r3 3]
 );
 
-/// 12 rows of A from a packed `kc × 12` panel (`a + 12p + i`).
-///
-/// # Safety
-/// AVX-512F must be available; `a` must be valid for reads of `kc · 12`
-/// values and `b` for `kc · 32`.
-#[target_feature(enable = "avx512f")]
-#[inline]
-pub(super) unsafe fn packed12(kc: usize, a: *const f32, b: *const f32) -> Tile {
-    let mut acc = [[_mm512_setzero_ps(); 2]; 12];
-    // SAFETY: the loop reads the kc·12 values of A's panel and the kc·32 of
-    // B's, inside the caller's extents; it writes only the registers named
-    // here and in `tile_asm!`, and the flags.
-    unsafe {
-        tile_asm!(acc;
-            k_loop!(
-                packed_step,
-                packed,
-                [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
-                "add {a}, 192\n",
-                "add {a}, 48\n"
-            ),
-            a = inout(reg) a => _,
-            b = inout(reg) b => _,
-            n = inout(reg) kc => _,
-        );
-    }
-    acc
-}
+kernel!(
+    /// 12 rows of A from a packed `kc × 12` panel (`a + 12p + i`).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a` must be valid for reads of `kc · 12`
+    /// values and `b` for `kc · 32`.
+    packed12(a: *const f32, b: *const f32),
+    packed_step, packed,
+    [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
+    "add {a}, 192\n", "add {a}, 48\n",
+    { a = inout(reg) a => _, b = inout(reg) b => _, }
+);
 
-/// [`packed12`] with B read in place: row `p` at `b + p·ldb`.
-///
-/// # Safety
-/// As [`packed12`], with `b` valid for reads of `kc` rows of 32 values at
-/// stride `ldb`.
-#[target_feature(enable = "avx512f")]
-#[inline]
-pub(super) unsafe fn packed12_b(kc: usize, a: *const f32, b: *const f32, ldb: usize) -> Tile {
-    let mut acc = [[_mm512_setzero_ps(); 2]; 12];
-    // SAFETY: the loop reads the kc·12 values of A's panel and B at
-    // b + p·ldb .. + 32 for p < kc, inside the caller's extents; it writes
-    // only the registers named here and in `tile_asm!`, and the flags.
-    unsafe {
-        tile_asm!(acc;
-            k_loop!(
-                packed_step,
-                in_place,
-                [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
-                "add {a}, 192\n",
-                "add {a}, 48\n"
-            ),
-            a = inout(reg) a => _,
-            b = inout(reg) b => _,
-            ldb = in(reg) ldb * 4,
-            n = inout(reg) kc => _,
-        );
-    }
-    acc
-}
+kernel!(
+    /// [`packed12`] with B read in place: row `p` at `b + p·ldb`.
+    ///
+    /// # Safety
+    /// As [`packed12`], with `b` valid for reads of `kc` rows of 32 values at
+    /// stride `ldb`.
+    packed12_b(a: *const f32, b: *const f32, ldb: usize),
+    packed_step, in_place,
+    [2 4 5, 3 6 7, 4 8 9, 5 10 11, 6 12 13, 7 14 15, 8 16 17, 9 18 19, 10 20 21, 11 22 23],
+    "add {a}, 192\n", "add {a}, 48\n",
+    { a = inout(reg) a => _, b = inout(reg) b => _, ldb = in(reg) ldb * 4, }
+);

@@ -16,8 +16,16 @@ pub(super) struct Kernel {
     /// Kernels that read A in place from R whole rows, largest R first
     /// (empty where the ISA has none).
     pub(super) direct: &'static [(usize, KernelFn)],
-    /// Those of `direct` that can also read B in place (`f` always can).
-    pub(super) direct_b: &'static [(usize, KernelFn)],
+    /// The first of `direct` that can also read B in place (`f` always can):
+    /// the in-place-B kernels are the tail of `direct`.
+    pub(super) direct_b_from: usize,
+}
+
+impl Kernel {
+    /// The kernels of `direct` that can also read B in place.
+    pub(super) fn direct_b(&self) -> &'static [(usize, KernelFn)] {
+        &self.direct[self.direct_b_from..]
+    }
 }
 
 pub(super) fn kernel_for(level: Level) -> Kernel {
@@ -32,10 +40,8 @@ pub(super) fn kernel_for(level: Level) -> Kernel {
                 (8, crate::simd::avx512::gemm_kernel::<true, 8>),
                 (4, crate::simd::avx512::gemm_kernel::<true, 4>),
             ],
-            direct_b: &[
-                (8, crate::simd::avx512::gemm_kernel::<true, 8>),
-                (4, crate::simd::avx512::gemm_kernel::<true, 4>),
-            ],
+            // No 12-row kernel reads B in place (see `avx512_asm`).
+            direct_b_from: 1,
         },
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => Kernel {
@@ -46,17 +52,14 @@ pub(super) fn kernel_for(level: Level) -> Kernel {
                 (6, crate::simd::avx2::gemm_kernel::<true, 6>),
                 (4, crate::simd::avx2::gemm_kernel::<true, 4>),
             ],
-            direct_b: &[
-                (6, crate::simd::avx2::gemm_kernel::<true, 6>),
-                (4, crate::simd::avx2::gemm_kernel::<true, 4>),
-            ],
+            direct_b_from: 0,
         },
         _ => Kernel {
             mr: PORTABLE_MR,
             nr: PORTABLE_NR,
             f: portable_kernel,
             direct: &[],
-            direct_b: &[],
+            direct_b_from: 0,
         },
     }
 }

@@ -444,7 +444,7 @@ unsafe fn blocked(
     let direct: &[(usize, KernelFn)] = match (ta || (lda * 4).is_multiple_of(4096), b_in_place) {
         (true, _) => &[],
         (false, false) => kern.direct,
-        (false, true) => kern.direct_b,
+        (false, true) => kern.direct_b(),
     };
     // The same depth `PackedMatrix::pack` used for its blocks.
     let step = k_step(k);
