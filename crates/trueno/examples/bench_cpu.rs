@@ -22,23 +22,10 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use trueno::simd::{self, gemm};
 
+/// Median seconds per call of `f` over `samples` samples of ~40 ms.
 fn median_time(samples: usize, mut f: impl FnMut()) -> Duration {
-    f();
-    let t = Instant::now();
-    f();
-    let one = t.elapsed().max(Duration::from_nanos(100));
-    let reps = (Duration::from_millis(40).as_secs_f64() / one.as_secs_f64())
-        .ceil()
-        .clamp(1.0, 100_000.0) as u32;
-    let mut v: Vec<Duration> = (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed() / reps
-        })
-        .collect();
+    let reps = reps_for(&mut f);
+    let mut v: Vec<Duration> = (0..samples).map(|_| sample(reps, &mut f)).collect();
     v.sort();
     v[v.len() / 2]
 }
