@@ -62,9 +62,14 @@ async fn start(spill: Spill) -> (String, tokio::sync::oneshot::Sender<()>) {
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        batuta::http::serve(listener, state, async {
-            let _ = rx.await;
-        })
+        batuta::http::serve(
+            listener,
+            state,
+            batuta::config::HttpLimits::default(),
+            async {
+                let _ = rx.await;
+            },
+        )
         .await
         .expect("serve");
     });

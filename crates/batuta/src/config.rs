@@ -15,6 +15,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -49,6 +50,43 @@ pub struct ServeConfig {
     pub backends: BTreeMap<Backend, BackendSettings>,
     /// `[serve.circuit_breaker]`.
     pub circuit_breaker: CircuitBreakerConfig,
+    /// `[serve.http]`: connection limits and timeouts.
+    pub http: HttpLimits,
+}
+
+/// `[serve.http]`: what one connection may hold, and for how long. Every
+/// limit protects the other clients from one slow, idle or oversized one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpLimits {
+    /// Largest request body (`max_body_bytes`, default 16 MiB); larger: 413.
+    pub max_body_bytes: usize,
+    /// Open connections at most (`max_connections`, default 512); one more is
+    /// answered 503 and closed at once. Keep it below the process's file limit.
+    pub max_connections: usize,
+    /// Time to receive a request's headers once its first byte arrived
+    /// (`header_read_timeout_secs`, default 10); then the connection closes.
+    pub header_read_timeout: Duration,
+    /// Time to receive a request's body (`body_read_timeout_secs`, default 30); then 408.
+    pub body_read_timeout: Duration,
+    /// How long an idle keep-alive connection stays open
+    /// (`keep_alive_timeout_secs`, default 60).
+    pub keep_alive_timeout: Duration,
+    /// On SIGTERM, SIGHUP or Ctrl-C: how long admitted requests may take to
+    /// finish before the connections left are closed (`drain_timeout_secs`, default 30).
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_body_bytes: 16 << 20,
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Where requests go first.
@@ -194,6 +232,19 @@ struct RawServe {
     backends: BTreeMap<Backend, RawBackend>,
     #[serde(default)]
     circuit_breaker: RawBreaker,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    max_body_bytes: Option<Spanned<usize>>,
+    max_connections: Option<Spanned<usize>>,
+    header_read_timeout_secs: Option<Spanned<f64>>,
+    body_read_timeout_secs: Option<Spanned<f64>>,
+    keep_alive_timeout_secs: Option<Spanned<f64>>,
+    drain_timeout_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -357,6 +408,39 @@ impl Config {
         };
         let queue_depth_limit = positive(&cb.queue_depth_limit, "queue_depth_limit", 64)?;
 
+        let d = HttpLimits::default();
+        let h = &s.http;
+        let seconds = |v: &Option<Spanned<f64>>, key: &str, default: Duration| match v {
+            None => Ok(default),
+            Some(v) if v.get_ref().is_finite() && (0.001..=86_400.0).contains(v.get_ref()) => {
+                Ok(Duration::from_secs_f64(*v.get_ref()))
+            }
+            Some(v) => Err(at(
+                Some(v.span()),
+                format!("`{key}` must be a number of seconds from 0.001 to 86400"),
+            )),
+        };
+        let http = HttpLimits {
+            max_body_bytes: positive(&h.max_body_bytes, "max_body_bytes", d.max_body_bytes)?,
+            max_connections: positive(&h.max_connections, "max_connections", d.max_connections)?,
+            header_read_timeout: seconds(
+                &h.header_read_timeout_secs,
+                "header_read_timeout_secs",
+                d.header_read_timeout,
+            )?,
+            body_read_timeout: seconds(
+                &h.body_read_timeout_secs,
+                "body_read_timeout_secs",
+                d.body_read_timeout,
+            )?,
+            keep_alive_timeout: seconds(
+                &h.keep_alive_timeout_secs,
+                "keep_alive_timeout_secs",
+                d.keep_alive_timeout,
+            )?,
+            drain_timeout: seconds(&h.drain_timeout_secs, "drain_timeout_secs", d.drain_timeout)?,
+        };
+
         let model_dir = s.model_dir.unwrap_or_else(|| PathBuf::from("models"));
         let model_dir = match path.parent() {
             Some(dir) if model_dir.is_relative() => dir.join(model_dir),
@@ -385,6 +469,7 @@ impl Config {
                     error_rate_threshold,
                     min_requests,
                 },
+                http,
             },
         })
     }
@@ -508,6 +593,38 @@ mod tests {
             err("[serve.backends.simd]\nmax_batch_size = 0\n"),
             "b.toml:2:18: `max_batch_size` must be at least 1"
         );
+    }
+
+    #[test]
+    fn http_keys() {
+        let cfg = Config::parse(
+            "[serve.http]\nmax_body_bytes = 1024\nmax_connections = 8\nheader_read_timeout_secs = 0.5\nbody_read_timeout_secs = 2\nkeep_alive_timeout_secs = 3\ndrain_timeout_secs = 4\n",
+            Path::new("b.toml"),
+        );
+        let h = cfg.unwrap().serve.http;
+        assert_eq!((h.max_body_bytes, h.max_connections), (1024, 8));
+        assert_eq!(h.header_read_timeout, Duration::from_millis(500));
+        assert_eq!(
+            (h.body_read_timeout, h.keep_alive_timeout, h.drain_timeout),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(3),
+                Duration::from_secs(4)
+            )
+        );
+        assert_eq!(
+            Config::parse("", Path::new("b.toml")).unwrap().serve.http,
+            HttpLimits::default()
+        );
+        assert_eq!(
+            err("[serve.http]\nmax_body_bytes = 0\n"),
+            "b.toml:2:18: `max_body_bytes` must be at least 1"
+        );
+        assert_eq!(
+            err("[serve.http]\ndrain_timeout_secs = -1\n"),
+            "b.toml:2:22: `drain_timeout_secs` must be a number of seconds from 0.001 to 86400"
+        );
+        assert!(err("[serve.http]\nidle = 1\n").starts_with("b.toml:2:1: unknown field `idle`"));
     }
 
     #[test]

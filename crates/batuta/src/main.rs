@@ -295,7 +295,7 @@ fn serve(cfg: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", cfg.serve.address))?;
         // The first stdout line is the address, so scripts and tests can find a port-0 server.
         say!("batuta listening on http://{}", listener.local_addr()?)?;
-        batuta::http::serve(listener, state, shutdown_signal()).await?;
+        batuta::http::serve(listener, state, cfg.serve.http, shutdown_signal()).await?;
         tracing::info!("shut down after finishing admitted requests");
         Ok(())
     })
@@ -306,15 +306,21 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let on = |kind: tokio::signal::unix::SignalKind| async move {
+        match tokio::signal::unix::signal(kind) {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
     };
+    #[cfg(unix)]
+    let (term, hup) = (
+        on(tokio::signal::unix::SignalKind::terminate()),
+        on(tokio::signal::unix::SignalKind::hangup()),
+    );
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    let (term, hup) = (std::future::pending::<()>(), std::future::pending::<()>());
+    tokio::select! { _ = ctrl_c => {}, _ = term => {}, _ = hup => {} }
+    tracing::info!("shutting down: draining admitted requests");
 }

@@ -10,6 +10,7 @@
 //! reserved atomically in realizar, so two requests racing for the last slot
 //! cannot both get it: the loser is offered to the other queue.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,7 +89,10 @@ pub struct ServerState {
 struct Inner {
     engine: Engine,
     policy: RoutePolicy,
-    breaker: Arc<Mutex<CostBreaker>>,
+    /// One breaker per configured backend. The GPU's also holds the cost
+    /// budget; every backend's opens on its error rate, so a backend whose
+    /// requests fail stops getting traffic until its probes succeed.
+    breakers: BTreeMap<Backend, Arc<Mutex<CostBreaker>>>,
 }
 
 /// Why the server could not start.
@@ -138,12 +142,20 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if let Some(r) = self.reservation.take() {
-            self.breaker
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .cancel(r);
+            lock(&self.breaker).cancel(r);
         }
     }
+}
+
+fn lock(b: &Mutex<CostBreaker>) -> std::sync::MutexGuard<'_, CostBreaker> {
+    b.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether an outcome counts against the backend's health: only failures on
+/// our side do. A client's bad input (NaN, wrong shape) says nothing about
+/// the backend, and must not let one client open another's breaker.
+fn healthy_outcome(result: &Result<InferenceOutput, EngineError>) -> bool {
+    !matches!(result, Err(EngineError::Internal { .. }))
 }
 
 /// The ops of one forward pass of `mlp` over `rows` rows.
@@ -237,12 +249,22 @@ impl ServerState {
                 .queue(b)
                 .ok_or(EngineError::BackendNotConfigured(b))?;
         }
-        let breaker = Arc::new(Mutex::new(CostBreaker::new(policy.breaker)));
+        let breakers = engine
+            .queues()
+            .iter()
+            .map(|q| {
+                let mut cfg = policy.breaker;
+                if q.backend() != Backend::Gpu {
+                    cfg.gpu_cost_limit = f64::INFINITY; // the budget is the GPU's alone
+                }
+                (q.backend(), Arc::new(Mutex::new(CostBreaker::new(cfg))))
+            })
+            .collect();
         Ok(ServerState {
             inner: Arc::new(Inner {
                 engine,
                 policy,
-                breaker,
+                breakers,
             }),
         })
     }
@@ -309,20 +331,87 @@ impl ServerState {
             .sum()
     }
 
-    /// The breaker's state and GPU-seconds in its window, now.
+    /// The GPU breaker's state and GPU-seconds in its window, now (closed and
+    /// zero when no GPU backend is configured).
     pub fn breaker_status(&self) -> (BreakerState, f64) {
         let now = tokio::time::Instant::now();
-        let mut b = self.inner.breaker.lock().unwrap_or_else(|e| e.into_inner());
-        (b.state(now), b.gpu_seconds(now))
+        match self.inner.breakers.get(&Backend::Gpu) {
+            Some(b) => {
+                let mut b = lock(b);
+                (b.state(now), b.gpu_seconds(now))
+            }
+            None => (BreakerState::Closed, 0.0),
+        }
+    }
+
+    /// Every configured backend's breaker state (open: its recent requests
+    /// failed, or for the GPU its budget is spent).
+    pub fn backend_health(&self) -> Vec<(Backend, BreakerState)> {
+        let now = tokio::time::Instant::now();
+        self.inner
+            .breakers
+            .iter()
+            .map(|(&b, br)| (b, lock(br).state(now)))
+            .collect()
+    }
+
+    /// Whether the server can serve now: models are loaded and every backend
+    /// has a live worker.
+    pub fn is_ready(&self) -> bool {
+        !self.engine().model_names().is_empty()
+            && self.engine().queues().iter().all(|q| q.live_workers() > 0)
     }
 
     fn gpu_blocked(&self) -> bool {
         self.breaker_status().0 == BreakerState::Open
     }
 
+    /// A refusal that needs nothing from the request but its arrival: the
+    /// total queue limit is reached, or every queue `admit` could use is full
+    /// (or, for a GPU primary with `fallback = "reject"`, its breaker is
+    /// open). The HTTP layer asks this before reading the body, so a refused
+    /// request costs microseconds instead of a parse. `None` means the
+    /// request may fit (then `admit` decides).
+    pub fn refuses_now(&self) -> Option<AdmitError> {
+        let policy = &self.inner.policy;
+        let engine = self.engine();
+        let overloaded = || AdmitError::Overloaded {
+            retry_after: self.retry_after(),
+        };
+        if self.total_queue_depth() >= policy.queue_depth_limit {
+            return Some(overloaded());
+        }
+        let full = |b: Backend| {
+            engine
+                .queue(b)
+                .is_none_or(|q| q.queue_depth() >= q.capacity())
+        };
+        let usable: Vec<Backend> = match policy.primary {
+            Primary::Auto => engine.queues().iter().map(|q| q.backend()).collect(),
+            Primary::Fixed(Backend::Gpu) if policy.fallback == Fallback::Reject => {
+                if self.gpu_blocked() {
+                    return Some(AdmitError::Overloaded {
+                        retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
+                    });
+                }
+                vec![Backend::Gpu, policy.spillover]
+            }
+            Primary::Fixed(b) => [b, policy.spillover]
+                .into_iter()
+                .chain(policy.fallback.backend())
+                .collect(),
+        };
+        // A full primary with `spill = "never"` refuses whatever the others hold.
+        let never_full = policy.spill == Spill::Never
+            && matches!(policy.primary, Primary::Fixed(b) if full(b) && !(b == Backend::Gpu && self.gpu_blocked()));
+        (never_full || usable.into_iter().all(full)).then(overloaded)
+    }
+
     /// Admits `req` to the backend [`route_request`] picks, else the other
-    /// one; a GPU admission also needs the breaker's consent, or goes to the
-    /// fallback. Never blocks.
+    /// one. Every admission asks that backend's breaker: an open GPU breaker
+    /// sends GPU work to the fallback, an open CPU breaker (its requests have
+    /// been failing) sends work to the other backend whatever the `spill`
+    /// policy. Never blocks.
     pub fn admit(&self, req: &InferenceRequest) -> Result<Ticket, AdmitError> {
         let policy = &self.inner.policy;
         if self.total_queue_depth() >= policy.queue_depth_limit {
@@ -330,51 +419,75 @@ impl ServerState {
                 retry_after: self.retry_after(),
             });
         }
+        // Decided once: the selector's choice depends on loads that move.
         let primary = self.primary_for(req).backend();
         if primary == Backend::Gpu && policy.fallback == Fallback::Reject && self.gpu_blocked() {
             return Err(AdmitError::Overloaded {
                 retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
             });
         }
-        let first = route_request(req, self);
-        let other = if first == primary {
-            policy.spillover
-        } else {
-            primary
+        let first = self.route_from(primary);
+        let alternative = |b: Backend| {
+            if b == primary {
+                policy.spillover
+            } else {
+                primary
+            }
         };
-        // Full: the other queue if this one filled meanwhile. Auto: route_request
-        // already weighed both. Never: the primary alone.
-        let second = (policy.spill == Spill::Full).then_some(other);
+        // Full: the other queue if this one filled meanwhile. Auto: route_from
+        // already weighed both. Never: the primary alone (unless it is unhealthy).
+        let mut wanted: VecDeque<Backend> = std::iter::once(first)
+            .chain((policy.spill == Spill::Full).then(|| alternative(first)))
+            .collect();
         let mut tried = Vec::with_capacity(3);
-        for wanted in std::iter::once(first).chain(second) {
-            if tried.contains(&wanted) {
-                continue; // `auto` chose the spillover backend itself
-            }
-            let (backend, reservation) = self.gpu_consent(wanted)?;
+        while let Some(backend) = wanted.pop_front() {
             if tried.contains(&backend) {
-                continue; // the fallback was already tried (never a GPU reservation)
+                continue;
             }
-            tried.push(wanted);
             tried.push(backend);
+            let Some(breaker) = self.inner.breakers.get(&backend) else {
+                continue;
+            };
+            let estimate = if backend == Backend::Gpu {
+                // What a request has cost so far (10 ms before the first is measured).
+                self.engine()
+                    .queue(Backend::Gpu)
+                    .and_then(|q| q.mean_service_time())
+                    .unwrap_or(Duration::from_millis(10))
+                    .as_secs_f64()
+            } else {
+                0.0
+            };
+            let reservation = match lock(breaker).admit(tokio::time::Instant::now(), estimate) {
+                Ok(r) => r,
+                Err(_) if backend == Backend::Gpu => match policy.fallback.backend() {
+                    Some(fb) => {
+                        wanted.push_front(fb);
+                        continue;
+                    }
+                    None => {
+                        return Err(AdmitError::Overloaded {
+                            retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
+                        });
+                    }
+                },
+                Err(_) => {
+                    wanted.push_back(alternative(backend));
+                    continue;
+                }
+            };
             match self.inner.engine.submit(backend, req.input.clone()) {
                 Ok(pending) => {
-                    let breaker = Arc::clone(&self.inner.breaker);
                     return Ok(Ticket {
                         backend,
                         spilled: backend != primary,
                         pending: Some(pending),
-                        reservation,
-                        breaker,
+                        reservation: Some(reservation),
+                        breaker: Arc::clone(breaker),
                     });
                 }
                 Err(e) => {
-                    if let Some(r) = reservation {
-                        self.inner
-                            .breaker
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .cancel(r);
-                    }
+                    lock(breaker).cancel(reservation);
                     match e {
                         EngineError::QueueFull { .. } => continue,
                         other => return Err(AdmitError::Rejected(other)),
@@ -387,56 +500,19 @@ impl ServerState {
         })
     }
 
-    /// For the GPU: a budget reservation, or the fallback backend (or a refusal
-    /// with `fallback = "reject"`). Other backends pass through.
-    fn gpu_consent(&self, wanted: Backend) -> Result<(Backend, Option<Reservation>), AdmitError> {
-        if wanted != Backend::Gpu {
-            return Ok((wanted, None));
-        }
-        // Reserve what a request has cost so far (10 ms before the first is measured).
-        let estimate = self
-            .engine()
-            .queue(Backend::Gpu)
-            .and_then(|q| q.mean_service_time())
-            .unwrap_or(Duration::from_millis(10));
-        let now = tokio::time::Instant::now();
-        let decision = self
-            .inner
-            .breaker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .admit(now, estimate.as_secs_f64());
-        match decision {
-            Ok(r) => Ok((Backend::Gpu, Some(r))),
-            Err(_) => match self.inner.policy.fallback.backend() {
-                Some(fb) => Ok((fb, None)),
-                None => Err(AdmitError::Overloaded {
-                    retry_after: self
-                        .inner
-                        .policy
-                        .breaker
-                        .cooldown
-                        .max(Duration::from_secs(1)),
-                }),
-            },
-        }
-    }
-
     /// Waits for an admitted request and settles its GPU budget with the
     /// measured busy time.
     pub async fn finish(&self, mut ticket: Ticket) -> Result<InferenceOutput, EngineError> {
         let pending = ticket.pending.take().expect("a ticket is finished once");
         let result = pending.await;
         if let Some(r) = ticket.reservation.take() {
-            let (busy, ok) = match &result {
-                Ok(out) => (out.busy.as_secs_f64(), true),
-                Err(_) => (0.0, false),
-            };
-            self.inner
-                .breaker
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .complete(tokio::time::Instant::now(), r, busy, ok);
+            let busy = result.as_ref().map_or(0.0, |out| out.busy.as_secs_f64());
+            lock(&ticket.breaker).complete(
+                tokio::time::Instant::now(),
+                r,
+                busy,
+                healthy_outcome(&result),
+            );
         }
         result
     }
@@ -465,32 +541,43 @@ fn expected_completion(q: &BackendQueue) -> Option<Duration> {
 /// completion counts its whole queue); with `spill = "never"` the primary
 /// alone. A GPU primary whose breaker is open yields to the breaker's fallback.
 pub fn route_request(req: &InferenceRequest, state: &ServerState) -> Backend {
-    let primary = state.primary_for(req);
-    let spillover = state.spillover_backend();
-    if primary.backend() == Backend::Gpu && state.gpu_blocked() {
-        // An open breaker sends GPU work to the fallback (`reject` is refused in `admit`).
-        return state
-            .inner
-            .policy
-            .fallback
-            .backend()
-            .unwrap_or(spillover.backend());
-    }
-    let has_room = primary.queue_depth() < primary.capacity();
-    match state.inner.policy.spill {
-        Spill::Never => primary.backend(),
-        Spill::Full if has_room => primary.backend(), // Primary has headroom
-        Spill::Full => spillover.backend(),           // Level to secondary
-        Spill::Auto => {
-            // Unknown service times: behave like `full` until measured.
-            let sooner = match (expected_completion(spillover), expected_completion(primary)) {
-                (Some(s), Some(p)) => s < p,
-                _ => !has_room,
-            };
-            if sooner && spillover.queue_depth() < spillover.capacity() {
-                spillover.backend()
-            } else {
-                primary.backend()
+    state.route_from(state.primary_for(req).backend())
+}
+
+impl ServerState {
+    /// [`route_request`] for a primary already chosen.
+    fn route_from(&self, primary: Backend) -> Backend {
+        let state = self;
+        let primary = state
+            .engine()
+            .queue(primary)
+            .unwrap_or_else(|| state.primary_backend());
+        let spillover = state.spillover_backend();
+        if primary.backend() == Backend::Gpu && state.gpu_blocked() {
+            // An open breaker sends GPU work to the fallback (`reject` is refused in `admit`).
+            return state
+                .inner
+                .policy
+                .fallback
+                .backend()
+                .unwrap_or(spillover.backend());
+        }
+        let has_room = primary.queue_depth() < primary.capacity();
+        match state.inner.policy.spill {
+            Spill::Never => primary.backend(),
+            Spill::Full if has_room => primary.backend(), // Primary has headroom
+            Spill::Full => spillover.backend(),           // Level to secondary
+            Spill::Auto => {
+                // Unknown service times: behave like `full` until measured.
+                let sooner = match (expected_completion(spillover), expected_completion(primary)) {
+                    (Some(s), Some(p)) => s < p,
+                    _ => !has_room,
+                };
+                if sooner && spillover.queue_depth() < spillover.capacity() {
+                    spillover.backend()
+                } else {
+                    primary.backend()
+                }
             }
         }
     }

@@ -114,7 +114,7 @@ async fn bad_requests_get_a_clear_4xx() {
             "iris",
             r#"{"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1,2,3]}]}"#,
             StatusCode::BAD_REQUEST,
-            "input has 3 values, but 1 rows of 4 features need 4",
+            "has 3 features per row; model `iris` takes 4",
         ),
         (
             "iris",

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -105,8 +104,20 @@ pub struct Pending {
 
 impl Pending {
     /// Blocks the current thread until the result is ready (not for async code).
-    pub fn wait(self) -> Reply {
+    ///
+    /// Polls for up to [`SPIN`](crate::worker::SPIN) first: a small request
+    /// is often answered within it, and a parked caller would cost a thread
+    /// wake-up (tens of µs on a VM) on top of the forward pass.
+    pub fn wait(mut self) -> Reply {
         let backend = self.backend;
+        let until = std::time::Instant::now() + crate::worker::SPIN;
+        while std::time::Instant::now() < until {
+            match self.rx.try_recv() {
+                Ok(reply) => return reply,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(worker_gone(backend)),
+                Err(oneshot::error::TryRecvError::Empty) => std::hint::spin_loop(),
+            }
+        }
         self.rx
             .blocking_recv()
             .unwrap_or_else(|_| Err(worker_gone(backend)))
@@ -185,7 +196,7 @@ impl Engine {
                     cfg.backend
                 )));
             }
-            pools.insert(cfg.backend, Pool::start(cfg));
+            pools.insert(cfg.backend, Pool::start(cfg)?);
         }
         Ok(Engine {
             models: RwLock::new(HashMap::new()),
@@ -269,6 +280,12 @@ impl Engine {
             .model(&input.model)
             .ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
         let features = model.n_features();
+        if input.rows == 0 || features == 0 {
+            return Err(EngineError::EmptyInput {
+                rows: input.rows,
+                features,
+            });
+        }
         if input.rows.checked_mul(features) != Some(input.data.len()) {
             return Err(aprender::AprenderError::InputShape {
                 len: input.data.len(),
@@ -314,7 +331,7 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Pool {
-    fn start(cfg: &BackendConfig) -> Pool {
+    fn start(cfg: &BackendConfig) -> Result<Pool, EngineError> {
         let queue = BackendQueue::new(cfg.backend, cfg.capacity, cfg.workers);
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let batching = (cfg.max_batch_size, cfg.max_batch_delay);
@@ -333,11 +350,13 @@ impl Pool {
                 let (done_tx, done) = crossbeam_channel::bounded(cfg.workers);
                 for _ in 0..cfg.workers {
                     let (rx, queue, done_tx) = (rx.clone(), queue.clone(), done_tx.clone());
+                    let live = queue.worker_alive();
                     pool.spawn(move || {
-                        // rayon aborts on a panic in a spawned task; a worker that
-                        // panics outside a forward pass (those are caught) just ends.
-                        let work = AssertUnwindSafe(|| crate::worker::work(rx, queue, batching));
-                        let _ = std::panic::catch_unwind(work);
+                        // rayon aborts on a panic in a spawned task: `supervise`
+                        // catches every one and restarts the loop.
+                        crate::worker::supervise(&queue, live, || {
+                            crate::worker::work(rx.clone(), queue.clone(), batching)
+                        });
                         let _ = done_tx.send(());
                     });
                 }
@@ -347,23 +366,42 @@ impl Pool {
                     count: cfg.workers,
                 }
             }
-            None => Workers::Threads(
-                (0..cfg.workers)
-                    .map(|i| {
-                        let (rx, queue) = (rx.clone(), queue.clone());
-                        std::thread::Builder::new()
-                            .name(format!("realizar-{}-{i}", cfg.backend))
-                            .spawn(move || crate::worker::work(rx, queue, batching))
-                            .expect("spawning a worker thread")
-                    })
-                    .collect(),
-            ),
+            None => {
+                let mut threads = Vec::with_capacity(cfg.workers);
+                for i in 0..cfg.workers {
+                    let (rx, queue) = (rx.clone(), queue.clone());
+                    // Counted from here: a started pool reports its workers live.
+                    let live = queue.worker_alive();
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("realizar-{}-{i}", cfg.backend))
+                        .spawn(move || {
+                            crate::worker::supervise(&queue, live, || {
+                                crate::worker::work(rx.clone(), queue.clone(), batching)
+                            })
+                        });
+                    match spawned {
+                        Ok(t) => threads.push(t),
+                        Err(e) => {
+                            // Close the channel so the workers already started return.
+                            drop(tx);
+                            threads.into_iter().for_each(|t: JoinHandle<()>| {
+                                let _ = t.join();
+                            });
+                            return Err(EngineError::BackendUnavailable {
+                                backend: cfg.backend,
+                                reason: format!("cannot start worker thread {i}: {e}"),
+                            });
+                        }
+                    }
+                }
+                Workers::Threads(threads)
+            }
         };
-        Pool {
+        Ok(Pool {
             queue,
             tx: Some(tx),
             workers,
-        }
+        })
     }
 
     /// Waits for every worker to return (after the sender is dropped).

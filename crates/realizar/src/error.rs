@@ -23,6 +23,14 @@ pub enum EngineError {
         /// The backend whose queue it waited in.
         backend: Backend,
     },
+    /// The input has no rows (or its model takes no features): nothing to run.
+    #[error("the input has no rows ({rows} rows of {features} features)")]
+    EmptyInput {
+        /// Rows in the request.
+        rows: usize,
+        /// Features the model takes.
+        features: usize,
+    },
     /// An input value is NaN or infinite.
     #[error("input value {index} is not finite ({value})")]
     NonFiniteInput {

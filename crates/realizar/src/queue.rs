@@ -22,6 +22,8 @@ const RECENT: usize = 512;
 pub(crate) struct Shared {
     depth: AtomicUsize,
     capacity: usize,
+    /// Workers whose loop is running (a panicking one is restarted in place).
+    live: AtomicUsize,
     /// Mean service time in seconds (EWMA) and completed count.
     service: Mutex<(f64, u64)>,
     /// The last `RECENT` service times, oldest first.
@@ -38,6 +40,16 @@ impl Drop for Slot {
     }
 }
 
+/// A running worker, counted in [`BackendQueue::live_workers`] until dropped.
+#[derive(Debug)]
+pub(crate) struct LiveWorker(Arc<Shared>);
+
+impl Drop for LiveWorker {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A view of one backend's queue: how full it is and how fast it drains.
 #[derive(Debug, Clone)]
 pub struct BackendQueue {
@@ -51,6 +63,7 @@ impl BackendQueue {
         let shared = Shared {
             depth: AtomicUsize::new(0),
             capacity,
+            live: AtomicUsize::new(0),
             service: Mutex::new((0.0, 0)),
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
         };
@@ -79,6 +92,18 @@ impl BackendQueue {
     /// Worker threads serving this queue.
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// Workers running their loop now: below [`workers`](Self::workers)
+    /// only while the pool starts or after a worker thread ended.
+    pub fn live_workers(&self) -> usize {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    /// Counts a worker as live until the returned guard drops.
+    pub(crate) fn worker_alive(&self) -> LiveWorker {
+        self.shared.live.fetch_add(1, Ordering::AcqRel);
+        LiveWorker(Arc::clone(&self.shared))
     }
 
     /// Mean observed service time (exponentially weighted), or `None` before

@@ -22,7 +22,7 @@ use trueno::gpu::GpuContext;
 
 use crate::EngineError;
 use crate::engine::{InferenceOutput, Job, Reply};
-use crate::queue::BackendQueue;
+use crate::queue::{BackendQueue, LiveWorker};
 
 /// Device-resident weights of the models a GPU worker has served.
 struct ResidentModels {
@@ -71,7 +71,7 @@ fn runnable(job: Job, backend: Backend) -> Option<Job> {
 }
 
 /// How long an idle worker polls before it sleeps on the channel.
-const SPIN: Duration = Duration::from_micros(50);
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
 /// The next job. A client that sends its next request right after an answer
 /// finds the worker still polling and skips a thread wake-up (tens of µs on a
@@ -92,7 +92,7 @@ fn next_job(rx: &Receiver<Job>) -> Result<Job, crossbeam_channel::RecvError> {
     }
 }
 
-/// Runs until the queue's sender is dropped.
+/// Runs until the queue's sender is dropped (under [`supervise`]).
 pub(crate) fn work(
     rx: Receiver<Job>,
     queue: BackendQueue,
@@ -143,7 +143,40 @@ pub(crate) fn work(
     }
 }
 
+/// Runs a worker loop until it returns (its queue closed), and restarts it in
+/// place if it panics: the job it held is answered by its dropped reply
+/// ("the worker stopped before answering"), the panic is logged, and the
+/// backend keeps its worker. Forward passes catch their own panics (see
+/// [`run`]); this is the net under everything else.
+pub(crate) fn supervise(queue: &BackendQueue, _live: LiveWorker, mut body: impl FnMut()) {
+    loop {
+        match catch_unwind(AssertUnwindSafe(&mut body)) {
+            Ok(()) => return,
+            Err(panic) => {
+                tracing::error!(
+                    backend = %queue.backend(),
+                    reason = %panic_message(panic.as_ref()),
+                    "worker panicked; restarting it"
+                );
+                // A loop that panics before taking a job must not spin hot.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a format string).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 /// One forward pass over every request of the batch, answered per request.
+/// A panic in the pass is caught and answered to this batch's requests only;
+/// nothing after it indexes unchecked, so the worker survives every input.
 fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut ResidentModels>) {
     let backend = queue.backend();
     let model = Arc::clone(&batch[0].model);
@@ -164,6 +197,13 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
     }));
     let busy = start.elapsed();
     queue.record_service(busy);
+    let panicked = result
+        .as_ref()
+        .err()
+        .map(|p| panic_message(p.as_ref()).to_owned());
+    if let Some(reason) = &panicked {
+        tracing::error!(%backend, model = %batch[0].input.model, %reason, "forward pass panicked");
+    }
     let classes = model.n_classes();
     let mut offset = 0;
     for job in batch {
@@ -171,36 +211,52 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
             input, reply, slot, ..
         } = job;
         drop(slot);
-        let share = busy.mul_f64(input.rows as f64 / rows as f64);
+        // `submit` refuses empty inputs, so `rows` > 0; the guard keeps a
+        // zero from ever reaching `mul_f64` (which panics on NaN).
+        let share = if rows == 0 {
+            Duration::ZERO
+        } else {
+            busy.mul_f64(input.rows as f64 / rows as f64)
+        };
+        let mine = offset..offset + input.rows;
+        offset += input.rows;
         let answer: Reply = match &result {
-            Ok(Ok(all)) if has_bad_row(&all.bad_rows, offset..offset + input.rows) => {
+            Ok(Ok(all)) if has_bad_row(&all.bad_rows, mine.clone()) => {
                 let index = first_non_finite(&input.data).unwrap_or(0);
                 Err(EngineError::NonFiniteInput {
                     index,
-                    value: input.data[index],
+                    value: input.data.get(index).copied().unwrap_or(f32::NAN),
                 })
             }
-            Ok(Ok(all)) => {
-                let data = all.out[offset * classes..(offset + input.rows) * classes].to_vec();
-                Ok(InferenceOutput {
+            Ok(Ok(all)) => match all.out.get(mine.start * classes..mine.end * classes) {
+                Some(data) => Ok(InferenceOutput {
                     backend,
                     rows: input.rows,
                     classes,
-                    data,
+                    data: data.to_vec(),
                     busy: share,
                     batch_rows: rows,
-                })
-            }
+                }),
+                None => Err(EngineError::Internal {
+                    backend,
+                    message: format!(
+                        "the forward pass returned {} values for {rows} rows of {classes} classes",
+                        all.out.len()
+                    ),
+                }),
+            },
             Ok(Err(e)) => Err(EngineError::Internal {
                 backend,
                 message: format!("batched forward pass failed: {e}"),
             }),
             Err(_) => Err(EngineError::Internal {
                 backend,
-                message: "model panicked".into(),
+                message: format!(
+                    "the model panicked: {}",
+                    panicked.as_deref().unwrap_or_default()
+                ),
             }),
         };
-        offset += input.rows;
         let _ = reply.send(answer);
     }
 }
@@ -209,4 +265,32 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
 fn has_bad_row(bad_rows: &[usize], rows: std::ops::Range<usize>) -> bool {
     let at = bad_rows.partition_point(|&r| r < rows.start);
     bad_rows.get(at).is_some_and(|&r| r < rows.end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_worker_is_restarted_and_counted_live_while_it_runs() {
+        let queue = BackendQueue::new(Backend::Scalar, 1, 1);
+        let mut runs = 0;
+        supervise(&queue, queue.worker_alive(), || {
+            runs += 1;
+            assert_eq!(queue.live_workers(), 1);
+            if runs < 3 {
+                panic!("boom {runs}");
+            }
+        });
+        assert_eq!(runs, 3);
+        assert_eq!(queue.live_workers(), 0);
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_both_payload_kinds() {
+        let literal = catch_unwind(|| panic!("plain")).unwrap_err();
+        let formatted = catch_unwind(|| panic!("{} {}", "with", 2)).unwrap_err();
+        assert_eq!(panic_message(literal.as_ref()), "plain");
+        assert_eq!(panic_message(formatted.as_ref()), "with 2");
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use realizar::EngineError;
@@ -19,9 +19,21 @@ pub enum AppError {
     /// The request body or its contents are wrong (400).
     #[error("{0}")]
     BadRequest(String),
-    /// No such model (404).
+    /// No such model or route (404).
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, the method does not (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The body did not arrive in time (408).
+    #[error("{0}")]
+    Timeout(String),
+    /// The body is larger than `max_body_bytes` (413).
+    #[error("the request body is larger than the limit of {0} bytes (`max_body_bytes`)")]
+    PayloadTooLarge(usize),
+    /// The body is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Every backend is full (503 with `Retry-After`).
     #[error("all backends are at capacity")]
     Overloaded {
@@ -35,7 +47,13 @@ pub enum AppError {
 
 impl AppError {
     pub(crate) fn unknown_model(name: &str) -> AppError {
-        AppError::NotFound(format!("model `{name}` is not loaded"))
+        AppError::NotFound(format!("model `{}` is not loaded", super::clip(name)))
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> AppError {
+        AppError::BadRequest(format!("bad path: {}", r.body_text()))
     }
 }
 
@@ -50,7 +68,9 @@ impl From<EngineError> for AppError {
         match e {
             EngineError::UnknownModel(name) => AppError::unknown_model(&name),
             EngineError::Model(m) => AppError::BadRequest(m.to_string()),
-            e @ EngineError::NonFiniteInput { .. } => AppError::BadRequest(e.to_string()),
+            e @ (EngineError::NonFiniteInput { .. } | EngineError::EmptyInput { .. }) => {
+                AppError::BadRequest(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -70,6 +90,10 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");

@@ -21,7 +21,26 @@ pub struct InferRequestBody {
     pub id: Option<String>,
     /// Input tensors; exactly one is accepted.
     pub inputs: Vec<InferInput>,
+    /// Outputs asked for; only `probabilities` exists. Absent: all outputs.
+    #[serde(default)]
+    pub outputs: Option<Vec<RequestedOutput>>,
+    /// Request parameters (accepted, none is used).
+    #[serde(default)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
 }
+
+/// One entry of a request's `outputs`.
+#[derive(Debug, Deserialize)]
+pub struct RequestedOutput {
+    /// The output's name.
+    pub name: String,
+    /// Output parameters (accepted, none is used).
+    #[serde(default)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
+}
+
+/// The one output every MLP model has.
+pub const OUTPUT_NAME: &str = "probabilities";
 
 /// One input tensor.
 #[derive(Debug, Deserialize)]
@@ -67,7 +86,7 @@ impl InferResponseBody {
             model_name: model.to_owned(),
             id,
             outputs: vec![InferOutput {
-                name: "probabilities".into(),
+                name: OUTPUT_NAME.into(),
                 shape: vec![out.rows, out.classes],
                 datatype: "FP32".into(),
                 data: out.data.clone(),
@@ -94,22 +113,39 @@ fn flatten(value: &Value, name: &str, out: &mut Vec<f32>) -> Result<(), AppError
             Ok(())
         }
         other => Err(AppError::BadRequest(format!(
-            "input `{name}`: element {} is {other}, expected a number",
-            out.len()
+            "input `{name}`: element {} is {}, expected a number",
+            out.len(),
+            super::clip(&other.to_string())
         ))),
     }
 }
 
 impl InferRequestBody {
-    /// Validates the body and turns it into the engine's input.
-    pub fn into_input(self, model: &str) -> Result<InferenceInput, AppError> {
+    /// Validates the body against a model of `features` inputs and turns it
+    /// into the engine's input. `body_len` (the body's size in bytes) bounds
+    /// what is allocated up front, so a declared shape of 10⁷ rows with three
+    /// values costs nothing before it is refused.
+    pub fn into_input(
+        self,
+        model: &str,
+        features: usize,
+        body_len: usize,
+    ) -> Result<InferenceInput, AppError> {
+        for out in self.outputs.iter().flatten() {
+            if out.name != OUTPUT_NAME {
+                return Err(AppError::BadRequest(format!(
+                    "output `{}` does not exist; this model has one output, `{OUTPUT_NAME}`",
+                    super::clip(&out.name)
+                )));
+            }
+        }
         let [input]: [InferInput; 1] = self.inputs.try_into().map_err(|v: Vec<_>| {
             AppError::BadRequest(format!(
                 "expected exactly one input tensor, got {}",
                 v.len()
             ))
         })?;
-        let name = &input.name;
+        let name = &super::clip(&input.name);
         if !matches!(input.datatype.as_str(), "FP32" | "FP64") {
             return Err(AppError::BadRequest(format!(
                 "input `{name}`: datatype `{}` is not supported (use FP32 or FP64)",
@@ -129,8 +165,21 @@ impl InferRequestBody {
                 ))
             })?;
         let rows = if dims.len() == 2 { dims[0] } else { 1 };
+        if dims.contains(&0) {
+            return Err(AppError::BadRequest(format!(
+                "input `{name}`: shape {dims:?} has no values; send at least one row"
+            )));
+        }
+        let cols = dims[dims.len() - 1];
+        if cols != features {
+            return Err(AppError::BadRequest(format!(
+                "input `{name}`: shape {dims:?} has {cols} features per row; model `{}` takes {features}",
+                super::clip(model)
+            )));
+        }
         let expected = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        let mut data = Vec::with_capacity(expected.unwrap_or(0).min(1 << 24));
+        // Every value takes at least two bytes of JSON ("0,").
+        let mut data = Vec::with_capacity(expected.unwrap_or(0).min(body_len / 2 + 1));
         flatten(&input.data, name, &mut data)?;
         if expected != Some(data.len()) {
             return Err(AppError::BadRequest(format!(
@@ -152,6 +201,6 @@ pub(crate) fn metadata(name: &str, mlp: &Mlp) -> Value {
         "name": name,
         "platform": "aprender-mlp",
         "inputs": [{ "name": "input", "datatype": "FP32", "shape": [-1, mlp.n_features()] }],
-        "outputs": [{ "name": "probabilities", "datatype": "FP32", "shape": [-1, mlp.n_classes()] }],
+        "outputs": [{ "name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, mlp.n_classes()] }],
     })
 }

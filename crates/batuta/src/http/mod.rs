@@ -1,34 +1,56 @@
 //! The HTTP server: KServe v2 / Open Inference Protocol over axum.
 //!
 //! [`app`] builds the router from a [`ServerState`] so tests can drive it
-//! without a socket; [`serve`] runs it on a listener until a shutdown signal,
-//! then finishes every admitted request before returning.
+//! without a socket; [`serve`] runs it on a listener with the connection
+//! limits of `[serve.http]` (`server.rs`) until a shutdown signal, then
+//! drains.
+//!
+//! An inference is refused as early as its answer is known: a wrong
+//! Content-Type, an unknown model or a full server before a byte of the body
+//! is read; a declared length over `max_body_bytes` before reading; a body
+//! that does not arrive within `body_read_timeout` while reading.
 
 mod error;
 mod kserve;
 mod metrics;
+mod server;
 
 use std::future::Future;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use serde_json::json;
 
 pub use error::AppError;
 pub use kserve::{InferInput, InferOutput, InferRequestBody, InferResponseBody};
 
+use crate::config::HttpLimits;
 use crate::{InferenceRequest, ServerState};
+
+/// What every handler shares: the serving state and the request limits.
+#[derive(Debug, Clone)]
+struct Ctx {
+    state: ServerState,
+    limits: HttpLimits,
+}
 
 /// The response header naming the backend that ran an inference.
 pub const BACKEND_HEADER: HeaderName = HeaderName::from_static("x-batuta-backend");
 
-/// The router with every route of the server.
+/// The router with every route of the server, under the default limits.
 pub fn app(state: ServerState) -> Router {
+    app_with(state, HttpLimits::default())
+}
+
+/// The router with every route of the server; `limits` bounds request bodies.
+pub fn app_with(state: ServerState, limits: HttpLimits) -> Router {
     metrics::handle(); // install the recorder before the first request
     Router::new()
         .route("/metrics", get(prometheus))
@@ -39,19 +61,39 @@ pub fn app(state: ServerState) -> Router {
         .route("/v2/models/{model}", get(model_metadata))
         .route("/v2/models/{model}/ready", get(model_ready))
         .route("/v2/models/{model}/infer", post(infer))
-        .with_state(state)
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(Ctx { state, limits })
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves; admitted
-/// requests are finished before this returns.
+/// Serves `app_with(state, limits)` on `listener` until `shutdown`
+/// resolves, then drains: every connection finishes its request in flight,
+/// and those left after `limits.drain_timeout` are closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ServerState,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, app_with(state, limits), limits, shutdown).await
+}
+
+async fn no_route(method: Method, uri: Uri) -> AppError {
+    AppError::NotFound(format!("no route for {method} {}", clip(uri.path())))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> AppError {
+    AppError::MethodNotAllowed(format!("{method} is not allowed on {}", clip(uri.path())))
+}
+
+/// A client's string, shortened for an error message (a 10 kB model name
+/// must not come back as a 10 kB error).
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}… ({} bytes)", &s[..at], s.len()),
+        None => s.to_owned(),
+    }
 }
 
 async fn server_metadata() -> Json<serde_json::Value> {
@@ -62,8 +104,8 @@ async fn live() -> Json<serde_json::Value> {
     Json(json!({ "live": true }))
 }
 
-async fn ready(State(state): State<ServerState>) -> Response {
-    let ready = !state.engine().model_names().is_empty();
+async fn ready(State(Ctx { state, .. }): State<Ctx>) -> Response {
+    let ready = state.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -72,14 +114,15 @@ async fn ready(State(state): State<ServerState>) -> Response {
     (status, Json(json!({ "ready": ready }))).into_response()
 }
 
-async fn models(State(state): State<ServerState>) -> Json<serde_json::Value> {
+async fn models(State(Ctx { state, .. }): State<Ctx>) -> Json<serde_json::Value> {
     Json(json!({ "models": state.engine().model_names() }))
 }
 
 async fn model_metadata(
-    State(state): State<ServerState>,
-    Path(model): Path<String>,
+    State(Ctx { state, .. }): State<Ctx>,
+    model: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AppError> {
+    let Path(model) = model?;
     let mlp = state
         .engine()
         .model(&model)
@@ -88,9 +131,10 @@ async fn model_metadata(
 }
 
 async fn model_ready(
-    State(state): State<ServerState>,
-    Path(model): Path<String>,
+    State(Ctx { state, .. }): State<Ctx>,
+    model: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AppError> {
+    let Path(model) = model?;
     state
         .engine()
         .model(&model)
@@ -98,7 +142,7 @@ async fn model_ready(
     Ok(Json(json!({ "name": model, "ready": true })).into_response())
 }
 
-async fn prometheus(State(state): State<ServerState>) -> Response {
+async fn prometheus(State(Ctx { state, .. }): State<Ctx>) -> Response {
     let headers = [(
         axum::http::header::CONTENT_TYPE,
         "text/plain; version=0.0.4",
@@ -106,13 +150,31 @@ async fn prometheus(State(state): State<ServerState>) -> Response {
     (headers, metrics::render(&state)).into_response()
 }
 
+/// Counts a request whose client left before its answer (the handler's
+/// future is dropped mid-way), unless disarmed by an answer.
+struct Unanswered(bool);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.0 {
+            metrics::request("none", "client_gone", None);
+        }
+    }
+}
+
 async fn infer(
-    State(state): State<ServerState>,
-    Path(model): Path<String>,
-    body: Result<Json<InferRequestBody>, JsonRejection>,
+    State(ctx): State<Ctx>,
+    model: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, AppError> {
     let start = std::time::Instant::now();
-    let result = run_inference(&state, &model, body).await;
+    let mut pending = Unanswered(true);
+    let result = match model {
+        Ok(Path(model)) => run_inference(&ctx, &model, &headers, body).await,
+        Err(e) => Err(e.into()),
+    };
+    pending.0 = false;
     match &result {
         Ok((backend, _)) => metrics::request(backend.name(), "ok", Some(start.elapsed())),
         Err(AppError::Overloaded { .. }) => metrics::request("none", "overloaded", None),
@@ -127,14 +189,83 @@ async fn infer(
     Ok(response)
 }
 
+/// Whether a Content-Type names JSON. None is read as JSON too: Triton's
+/// own clients send inference bodies without one.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(ct) = content_type.to_str() else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the body within the size and time limits.
+async fn read_body(
+    limits: &HttpLimits,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, AppError> {
+    let too_large = || AppError::PayloadTooLarge(limits.max_body_bytes);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
+    match tokio::time::timeout(limits.body_read_timeout, limited.collect()).await {
+        Err(_) => Err(AppError::Timeout(format!(
+            "the request body did not arrive within {} s",
+            limits.body_read_timeout.as_secs_f64()
+        ))),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Ok(Err(e)) => Err(AppError::BadRequest(format!(
+            "reading the request body: {e}"
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
 async fn run_inference(
-    state: &ServerState,
+    ctx: &Ctx,
     model: &str,
-    body: Result<Json<InferRequestBody>, JsonRejection>,
+    headers: &HeaderMap,
+    body: Body,
 ) -> Result<(trueno::Backend, InferResponseBody), AppError> {
-    let Json(body) = body?;
+    let state = &ctx.state;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !is_json(ct)
+    {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "Content-Type `{}` is not supported; send application/json",
+            clip(&String::from_utf8_lossy(ct.as_bytes()))
+        )));
+    }
+    let mlp = state
+        .engine()
+        .model(model)
+        .ok_or_else(|| AppError::unknown_model(model))?;
+    // Refuse before reading a byte when no queue could take it anyway.
+    if let Some(refusal) = state.refuses_now() {
+        return Err(refusal.into());
+    }
+    let bytes = read_body(&ctx.limits, headers, body).await?;
+    let body: InferRequestBody = serde_json::from_slice(&bytes)
+        .map_err(|e| AppError::BadRequest(format!("cannot parse the request body: {e}")))?;
     let id = body.id.clone();
-    let input = body.into_input(model)?;
+    let input = body.into_input(model, mlp.n_features(), bytes.len())?;
     let request = InferenceRequest { id, input };
     let ticket = state.admit(&request)?;
     let (backend, spilled) = (ticket.backend, ticket.spilled);
