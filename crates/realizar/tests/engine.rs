@@ -407,3 +407,33 @@ fn the_queue_bound_is_exact_with_a_held_worker() {
         p.wait().unwrap();
     }
 }
+
+#[test]
+fn an_empty_input_is_refused_before_it_takes_a_slot() {
+    let e = engine(1);
+    e.insert_model("m", Arc::new(Mlp::random(&[4, 3], 1).unwrap()));
+    for backend in [Backend::Simd, Backend::Scalar] {
+        let err = e.submit(backend, input("m", 0, 4)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::EmptyInput {
+                    rows: 0,
+                    features: 4
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(e.queue(backend).unwrap().queue_depth(), 0);
+        // The backend is unharmed: the next request is served.
+        let out = e.submit(backend, input("m", 2, 4)).unwrap().wait().unwrap();
+        assert_eq!(out.rows, 2);
+    }
+}
+
+#[test]
+fn a_started_engine_reports_every_worker_live() {
+    let e = engine(2);
+    assert_eq!(e.queue(Backend::Simd).unwrap().live_workers(), 1);
+    assert_eq!(e.queue(Backend::Scalar).unwrap().live_workers(), 2);
+}

@@ -189,6 +189,22 @@ async fn infer(
     Ok(response)
 }
 
+/// An inference body, as bytes, turned into the request for `model` (which
+/// takes `features` values per row), or the 400 that says what is wrong.
+/// Every check of a client's body is here (the fuzz target and the proptest
+/// drive this function).
+pub fn parse_infer_body(
+    bytes: &[u8],
+    model: &str,
+    features: usize,
+) -> Result<InferenceRequest, AppError> {
+    let body: InferRequestBody = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::BadRequest(format!("cannot parse the request body: {e}")))?;
+    let id = body.id.clone();
+    let input = body.into_input(model, features, bytes.len())?;
+    Ok(InferenceRequest { id, input })
+}
+
 /// Whether a Content-Type names JSON. None is read as JSON too: Triton's
 /// own clients send inference bodies without one.
 fn is_json(content_type: &HeaderValue) -> bool {
@@ -262,11 +278,7 @@ async fn run_inference(
         return Err(refusal.into());
     }
     let bytes = read_body(&ctx.limits, headers, body).await?;
-    let body: InferRequestBody = serde_json::from_slice(&bytes)
-        .map_err(|e| AppError::BadRequest(format!("cannot parse the request body: {e}")))?;
-    let id = body.id.clone();
-    let input = body.into_input(model, mlp.n_features(), bytes.len())?;
-    let request = InferenceRequest { id, input };
+    let request = parse_infer_body(&bytes, model, mlp.n_features())?;
     let ticket = state.admit(&request)?;
     let (backend, spilled) = (ticket.backend, ticket.spilled);
     if spilled {

@@ -30,7 +30,7 @@ use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -226,7 +226,10 @@ pub async fn serve(
                 Ok((stream, _)) => {
                     if open.load(Ordering::Acquire) >= limits.max_connections {
                         metrics::counter!("batuta_connections_refused_total").increment(1);
-                        tokio::spawn(refuse(stream));
+                        // A fresh socket's send buffer takes the whole answer at
+                        // once; inline, the descriptor is closed before the next accept.
+                        let _ = stream.try_write(BUSY);
+                        drop(stream);
                         continue;
                     }
                     open.fetch_add(1, Ordering::AcqRel);
@@ -258,11 +261,6 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
-}
-
-/// Tells a connection past the cap to come back, and closes it.
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
 }
 
 /// One connection, from accept to close.

@@ -284,3 +284,88 @@ async fn primary_auto_prices_each_forward_pass() {
     assert_eq!((t.backend, t.spilled), (Backend::Scalar, false));
     s.finish(t).await.unwrap();
 }
+
+/// Records `n` failed requests on `backend`'s breaker, as a failing worker would.
+fn fail(s: &ServerState, backend: Backend, n: usize) {
+    let now = tokio::time::Instant::now();
+    let mut b = lock(&s.inner.breakers[&backend]);
+    for _ in 0..n {
+        let r = b.admit(now, 0.0).unwrap();
+        b.complete(now, r, 0.0, false);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_cpu_backend_sends_its_traffic_to_the_other() {
+    for spill in [Spill::Full, Spill::Auto, Spill::Never] {
+        let mut policy = RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100);
+        policy.spill = spill;
+        let s = ServerState::new(engine(4, 4), policy).unwrap();
+        fail(&s, Backend::Simd, 20); // min_requests failures, all of them
+        let health = s.backend_health();
+        assert!(
+            health.contains(&(Backend::Simd, BreakerState::Open)),
+            "{health:?}"
+        );
+        let t = s.admit(&request(1)).unwrap();
+        assert_eq!((t.backend, t.spilled), (Backend::Scalar, true), "{spill:?}");
+        s.finish(t).await.unwrap();
+        if spill == Spill::Auto {
+            continue; // it then weighs measured times: either backend may be sooner
+        }
+        // After the cooldown, probes go back to SIMD and close its breaker.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        for _ in 0..3 {
+            let t = s.admit(&request(1)).unwrap();
+            assert_eq!(t.backend, Backend::Simd, "{spill:?}");
+            s.finish(t).await.unwrap();
+        }
+        assert!(
+            s.backend_health()
+                .contains(&(Backend::Simd, BreakerState::Closed))
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_errors_do_not_count_against_a_backend() {
+    let s = ServerState::new(
+        engine(4, 4),
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100),
+    )
+    .unwrap();
+    let mut nan = request(1);
+    nan.input.data = vec![f32::NAN; 256].into();
+    for _ in 0..30 {
+        let t = s.admit(&nan).unwrap();
+        assert!(matches!(
+            s.finish(t).await,
+            Err(EngineError::NonFiniteInput { .. })
+        ));
+    }
+    assert!(
+        s.backend_health()
+            .iter()
+            .all(|(_, st)| *st == BreakerState::Closed)
+    );
+}
+
+#[tokio::test]
+async fn refusals_known_before_the_body_is_read() {
+    let s = ServerState::new(
+        engine(1, 1),
+        RoutePolicy::spillover(Backend::Simd, Backend::Scalar, 100),
+    )
+    .unwrap();
+    assert!(s.refuses_now().is_none());
+    let a = s.admit(&request(512)).unwrap();
+    assert!(s.refuses_now().is_none(), "scalar still has room");
+    let b = s.admit(&request(512)).unwrap();
+    assert!(matches!(
+        s.refuses_now(),
+        Some(AdmitError::Overloaded { .. })
+    ));
+    s.finish(a).await.unwrap();
+    s.finish(b).await.unwrap();
+    assert!(s.refuses_now().is_none());
+}

@@ -62,6 +62,24 @@ fn data(len: usize) -> Vec<f32> {
         .collect()
 }
 
+/// [`time_median`] of a fallible `f`: the first error stops the timing
+/// (later calls are skipped) and is returned, so a device lost mid-way is an
+/// error to report, not a panic.
+pub fn try_time_median<E>(
+    samples: usize,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<Duration, E> {
+    let mut failed = None;
+    let took = time_median(samples, || {
+        if failed.is_none()
+            && let Err(e) = f()
+        {
+            failed = Some(e);
+        }
+    });
+    failed.map_or(Ok(took), Err)
+}
+
 /// Median time of one run of `f`, batches long enough to time well.
 pub fn time_median(samples: usize, mut f: impl FnMut()) -> Duration {
     f();
@@ -154,9 +172,7 @@ pub fn measure(
     match backend {
         Backend::Scalar | Backend::Simd => {
             run_cpu(backend, op, &mut h)?;
-            Ok(time_median(samples, || {
-                run_cpu(backend, op, &mut h).expect("checked by the first run")
-            }))
+            try_time_median(samples, || run_cpu(backend, op, &mut h))
         }
         Backend::Gpu => {
             let g = hardware_gpu().ok_or(trueno::gpu::GpuError::NoAdapter)?;
@@ -265,18 +281,19 @@ pub fn calibrate(
         Some(g) => {
             progress(done, total, "GPU transfers and dispatch latency");
             let host = data(16 << 20);
-            let up = time_median(samples, || {
-                let t = g.upload(&host).expect("upload");
-                g.sync().expect("sync");
+            let up = try_time_median(samples, || {
+                let t = g.upload(&host)?;
+                g.sync()?;
                 drop(t);
-            });
+                Ok::<_, trueno::gpu::GpuError>(())
+            })?;
             let dev = g.upload(&host)?;
-            let down = time_median(samples, || drop(g.download(&dev).expect("download")));
+            let down = try_time_median(samples, || g.download(&dev).map(drop))?;
             let one = g.upload(&[1.0])?;
-            let dispatch = time_median(samples, || {
-                drop(g.add(&one, &one).expect("add"));
-                g.sync().expect("sync");
-            });
+            let dispatch = try_time_median(samples, || {
+                drop(g.add(&one, &one)?);
+                g.sync().map_err(TruenoError::from)
+            })?;
             done += 1;
             Some(GpuProfile {
                 adapter: g.adapter_name().to_owned(),

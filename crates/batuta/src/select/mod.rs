@@ -53,8 +53,10 @@ pub struct Load {
 impl Load {
     /// How long new work waits before it starts.
     pub fn wait(&self) -> Duration {
-        self.mean_service
-            .mul_f64(self.queue_depth as f64 / self.workers.max(1) as f64)
+        profile::scale(
+            self.mean_service,
+            self.queue_depth as f64 / self.workers.max(1) as f64,
+        )
     }
 }
 
@@ -74,7 +76,7 @@ pub struct Estimate {
 impl Estimate {
     /// Expected completion: wait plus cost.
     pub fn completion(&self) -> Duration {
-        self.wait + self.cost.total()
+        self.wait.saturating_add(self.cost.total())
     }
 }
 
@@ -291,8 +293,10 @@ impl BackendSelector {
                 for op in ops {
                     let raw = profile.estimate(b, op, resident)?;
                     let f = self.correction(b, op);
-                    cost.compute += raw.compute.mul_f64(f);
-                    cost.transfer += raw.transfer.mul_f64(f);
+                    cost.compute = cost.compute.saturating_add(profile::scale(raw.compute, f));
+                    cost.transfer = cost
+                        .transfer
+                        .saturating_add(profile::scale(raw.transfer, f));
                 }
                 let wait = if self.balance {
                     loads.get(&b).map(Load::wait).unwrap_or_default()

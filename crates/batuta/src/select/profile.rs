@@ -132,12 +132,19 @@ pub struct Cost {
 impl Cost {
     /// Both parts.
     pub fn total(&self) -> Duration {
-        self.compute + self.transfer
+        self.compute.saturating_add(self.transfer)
     }
 }
 
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
+/// Seconds as a `Duration`; negative (or NaN) is zero, and a value past
+/// `Duration::MAX` (a hostile or absurd profile) saturates instead of panicking.
+pub(crate) fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+/// `d × f`, saturating like [`secs`] (estimates from a profile can be absurd).
+pub(crate) fn scale(d: Duration, f: f64) -> Duration {
+    secs(d.as_secs_f64() * f)
 }
 
 impl Profile {

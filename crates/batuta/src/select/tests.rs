@@ -265,3 +265,13 @@ fn a_forward_pass_is_priced_as_a_whole() {
     assert_eq!(s.decide_many(&ops, false).backend, Backend::Simd);
     assert_eq!(s.decide_many(&[], false).backend, Backend::Simd);
 }
+
+#[test]
+fn an_absurd_profile_saturates_instead_of_panicking() {
+    // 1e300 seconds per add is past Duration::MAX: the estimate saturates.
+    let p = profile(1e303, 1e303, true);
+    let d = gregg(p).explain(&Op::add(N));
+    assert_eq!(d.backend, Backend::Simd, "{d}");
+    let big = gregg(profile(1e303, 1e303, true)).explain(&Op::add(N * 1000));
+    assert!(matches!(big.backend, Backend::Simd | Backend::Gpu), "{big}");
+}

@@ -141,9 +141,19 @@ struct TrainArgs {
     n_init: usize,
 }
 
+/// Whether the error is a write to a closed pipe.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (`apr info m.safetensors | head -1`): the reader is gone.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("apr: {e:#}");
             ExitCode::FAILURE
@@ -408,12 +418,13 @@ fn eval(model_path: &Path, data: &Path) -> anyhow::Result<()> {
         Task::Regress => table.values()?,
         Task::Cluster => Vec::new(),
     };
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{} on {} rows: {}",
         model.kind(),
         table.rows(),
         report(&model, &table.x, &y)?
-    );
+    )?;
     Ok(())
 }
 
