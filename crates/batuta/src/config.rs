@@ -41,7 +41,7 @@ pub struct ServeConfig {
     pub primary: Primary,
     /// Backend that takes requests when the primary is full (`spillover`, default `scalar`).
     pub spillover: Backend,
-    /// When to spill (`spill`, default `full`).
+    /// When to spill (`spill`, default `auto`: it measured best under overload).
     pub spill: Spill,
     /// Cost profile for `primary = "auto"` (`profile`, default: the one
     /// `batuta calibrate` wrote, if any).
@@ -125,7 +125,7 @@ enum RawPrimary {
 /// `[serve.backends.NAME]`: one backend's worker pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendSettings {
-    /// Requests admitted (queued or running) at once (`capacity`, default 32).
+    /// Requests admitted (queued or running) at once (`capacity`, default 8 per worker).
     pub capacity: usize,
     /// Worker threads (`workers`, default 1).
     pub workers: usize,
@@ -135,10 +135,18 @@ pub struct BackendSettings {
     pub max_batch_delay: std::time::Duration,
 }
 
+impl BackendSettings {
+    /// Requests admitted per worker unless `capacity` says otherwise. At
+    /// overload a request then waits about this many service times: measured
+    /// (docs/benchmarks.md, loadtest), that keeps the p99 under 2× load near
+    /// twice the p99 at half load, while half load is almost never refused.
+    pub const CAPACITY_PER_WORKER: usize = 8;
+}
+
 impl Default for BackendSettings {
     fn default() -> Self {
         BackendSettings {
-            capacity: 32,
+            capacity: Self::CAPACITY_PER_WORKER,
             workers: 1,
             max_batch_size: 1,
             max_batch_delay: std::time::Duration::ZERO,
@@ -338,9 +346,14 @@ impl Config {
                     ));
                 }
             };
+            let workers = positive(&raw.workers, "workers", defaults.workers)?;
             let settings = BackendSettings {
-                capacity: positive(&raw.capacity, "capacity", defaults.capacity)?,
-                workers: positive(&raw.workers, "workers", defaults.workers)?,
+                capacity: positive(
+                    &raw.capacity,
+                    "capacity",
+                    BackendSettings::CAPACITY_PER_WORKER * workers,
+                )?,
+                workers,
                 max_batch_size: positive(
                     &raw.max_batch_size,
                     "max_batch_size",
@@ -454,7 +467,7 @@ impl Config {
                 model_dir,
                 primary,
                 spillover,
-                spill: s.spill.unwrap_or(Spill::Full),
+                spill: s.spill.unwrap_or(Spill::Auto),
                 profile: s.profile.map(|p| match path.parent() {
                     Some(dir) if p.is_relative() => dir.join(p),
                     _ => p,

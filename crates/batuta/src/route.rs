@@ -396,15 +396,24 @@ impl ServerState {
                 }
                 vec![Backend::Gpu, policy.spillover]
             }
-            Primary::Fixed(b) => [b, policy.spillover]
+            Primary::Fixed(b) if b == Backend::Gpu && self.gpu_blocked() => [b, policy.spillover]
                 .into_iter()
                 .chain(policy.fallback.backend())
                 .collect(),
+            // What `admit` would try: `route_request`'s choice, and the other
+            // backend too for `full` or when the first one's breaker is open.
+            Primary::Fixed(b) => {
+                let first = self.route_from(b);
+                let other = if first == b { policy.spillover } else { b };
+                let open = self.inner.breakers.get(&first).is_some_and(|br| {
+                    lock(br).state(tokio::time::Instant::now()) == BreakerState::Open
+                });
+                std::iter::once(first)
+                    .chain((policy.spill == Spill::Full || open).then_some(other))
+                    .collect()
+            }
         };
-        // A full primary with `spill = "never"` refuses whatever the others hold.
-        let never_full = policy.spill == Spill::Never
-            && matches!(policy.primary, Primary::Fixed(b) if full(b) && !(b == Backend::Gpu && self.gpu_blocked()));
-        (never_full || usable.into_iter().all(full)).then(overloaded)
+        usable.into_iter().all(full).then(overloaded)
     }
 
     /// Admits `req` to the backend [`route_request`] picks, else the other
@@ -568,10 +577,15 @@ impl ServerState {
             Spill::Full if has_room => primary.backend(), // Primary has headroom
             Spill::Full => spillover.backend(),           // Level to secondary
             Spill::Auto => {
-                // Unknown service times: behave like `full` until measured.
+                // Unknown service times: a full primary spills, but only one
+                // request at a time until the spillover is measured: a slow
+                // spillover filled blind (32 requests, each 100× the primary's
+                // time on the same cores) would stall every one of them and slow
+                // the primary down for seconds.
                 let sooner = match (expected_completion(spillover), expected_completion(primary)) {
                     (Some(s), Some(p)) => s < p,
-                    _ => !has_room,
+                    (None, _) => !has_room && spillover.queue_depth() == 0,
+                    (Some(_), None) => !has_room,
                 };
                 if sooner && spillover.queue_depth() < spillover.capacity() {
                     spillover.backend()

@@ -32,7 +32,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -48,11 +48,20 @@ enum Phase {
 }
 
 /// One connection's phase, shared by its reader, its service and its watchdog.
+///
+/// Phase changes do not wake the watchdog (two task wake-ups per request
+/// would cost the intake as much as a refusal does): it wakes at the
+/// deadline it last saw, or every [`BUSY_RECHECK`] while a request runs, and
+/// re-reads the phase. A deadline therefore fires on time, except that an
+/// idle keep-alive connection that starts a head is closed at the later of
+/// its head and idle deadlines (both bounded).
 #[derive(Debug)]
 struct Activity {
     phase: Mutex<Phase>,
-    changed: Notify,
 }
+
+/// How often the watchdog looks at a connection that has a request running.
+const BUSY_RECHECK: Duration = Duration::from_secs(1);
 
 impl Activity {
     fn new() -> Activity {
@@ -60,15 +69,12 @@ impl Activity {
             phase: Mutex::new(Phase::Head {
                 since: Instant::now(),
             }),
-            changed: Notify::new(),
         }
     }
 
     fn update(&self, f: impl FnOnce(Phase) -> Phase) {
         let mut p = self.phase.lock().unwrap_or_else(|e| e.into_inner());
         *p = f(*p);
-        drop(p);
-        self.changed.notify_one();
     }
 
     /// Bytes arrived: an idle connection starts reading a request head.
@@ -127,16 +133,10 @@ impl Drop for InFlight {
 /// Resolves when the connection's current phase outlives its deadline.
 async fn watchdog(activity: Arc<Activity>, limits: HttpLimits) {
     loop {
-        let changed = activity.changed.notified();
         match activity.deadline(&limits) {
             Some(at) if Instant::now() >= at => return,
-            Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = changed => {}
-                }
-            }
-            None => changed.await,
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => tokio::time::sleep(BUSY_RECHECK).await,
         }
     }
 }
