@@ -139,6 +139,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: ConfigCommand::Check { config },
         } => {
             let cfg = Config::load(&config)?;
+            let dir = &cfg.serve.model_dir;
+            anyhow::ensure!(
+                dir.is_dir(),
+                "{}: model_dir `{}` is not a directory{}",
+                config.display(),
+                dir.display(),
+                if dir.exists() {
+                    ""
+                } else {
+                    " (it does not exist)"
+                }
+            );
             say!("{}: ok", config.display())?;
             say!("{:#?}", cfg.serve)?;
             Ok(())

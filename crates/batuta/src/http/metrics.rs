@@ -4,10 +4,14 @@
 //! |---|---|---|
 //! | `batuta_queue_depth` | gauge | `backend` |
 //! | `batuta_queue_capacity` | gauge | `backend` |
-//! | `batuta_requests_total` | counter | `backend`, `outcome` (`ok`, `error`, `rejected`, `overloaded`) |
+//! | `batuta_live_workers` | gauge | `backend` |
+//! | `batuta_backend_breaker_state` | gauge (0 closed, 1 half-open, 2 open) | `backend` |
+//! | `batuta_requests_total` | counter | `backend`, `outcome` (`ok`, `error`, `rejected`, `overloaded`, `client_gone`) |
 //! | `batuta_request_duration_seconds` | histogram | `backend` |
 //! | `batuta_spillover_total` | counter | `backend` (where it went) |
-//! | `batuta_breaker_state` | gauge (0 closed, 1 half-open, 2 open) | |
+//! | `batuta_connections_refused_total` | counter (past `max_connections`) | |
+//! | `batuta_connections_timed_out_total` | counter (header or keep-alive deadline) | |
+//! | `batuta_breaker_state` | gauge (the GPU breaker: 0 closed, 1 half-open, 2 open) | |
 //! | `batuta_gpu_seconds_window` | gauge (GPU busy seconds in the breaker's window, reservations included) | |
 
 use std::sync::OnceLock;
@@ -62,6 +66,11 @@ pub(crate) fn render(state: &ServerState) -> String {
         let b = q.backend().name();
         metrics::gauge!("batuta_queue_depth", "backend" => b).set(q.queue_depth() as f64);
         metrics::gauge!("batuta_queue_capacity", "backend" => b).set(q.capacity() as f64);
+        metrics::gauge!("batuta_live_workers", "backend" => b).set(q.live_workers() as f64);
+    }
+    for (backend, state) in state.backend_health() {
+        metrics::gauge!("batuta_backend_breaker_state", "backend" => backend.name())
+            .set(state.gauge());
     }
     let (breaker, gpu_seconds) = state.breaker_status();
     metrics::gauge!("batuta_breaker_state").set(breaker.gauge());
