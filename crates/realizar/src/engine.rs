@@ -100,18 +100,23 @@ pub(crate) struct Job {
 pub struct Pending {
     backend: Backend,
     rx: oneshot::Receiver<Reply>,
+    /// Whether [`wait`](Pending::wait) should poll before it parks: the
+    /// request was expected to finish within [`SPIN`](crate::worker::SPIN).
+    spin: bool,
 }
 
 impl Pending {
     /// Blocks the current thread until the result is ready (not for async code).
     ///
-    /// Polls for up to [`SPIN`](crate::worker::SPIN) first: a small request
-    /// is often answered within it, and a parked caller would cost a thread
-    /// wake-up (tens of µs on a VM) on top of the forward pass.
+    /// When the queue expected this request to finish within
+    /// [`SPIN`](crate::worker::SPIN), polls for that long first: a parked
+    /// caller would cost a thread wake-up (tens of µs on a VM) on top of a
+    /// short forward pass. A longer request parks at once, so the caller's
+    /// core stays free for the pass's own threads.
     pub fn wait(mut self) -> Reply {
         let backend = self.backend;
         let until = std::time::Instant::now() + crate::worker::SPIN;
-        while std::time::Instant::now() < until {
+        while self.spin && std::time::Instant::now() < until {
             match self.rx.try_recv() {
                 Ok(reply) => return reply,
                 Err(oneshot::error::TryRecvError::Closed) => return Err(worker_gone(backend)),
@@ -303,6 +308,12 @@ impl Engine {
             capacity: pool.queue.capacity(),
         })?;
         let (reply, rx) = oneshot::channel();
+        // Measured service time of this queue, so of requests like this one
+        // when a client sends one kind (the case where spinning pays).
+        let spin = pool
+            .queue
+            .mean_service_time()
+            .is_some_and(|mean| mean * pool.queue.queue_depth() as u32 <= crate::worker::SPIN);
         let job = Job {
             model,
             input,
@@ -317,7 +328,7 @@ impl Engine {
             .expect("open until drop")
             .send(job)
             .map_err(|_| worker_gone(backend))?;
-        Ok(Pending { backend, rx })
+        Ok(Pending { backend, rx, spin })
     }
 }
 
