@@ -141,3 +141,34 @@ fn bad_input_fails_with_a_message_and_writes_nothing() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_closed_stdout_is_a_quiet_exit() {
+    let dir = TempDir::new("pipe");
+    let model = dir.path("iris.safetensors");
+    let train = format!("{DATA}/iris.train.csv");
+    let test = format!("{DATA}/iris.test.csv");
+    let out = apr(&[
+        "train", "--model", "logistic", "--data", &train, "--target", "class", "--out", &model,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for args in [
+        vec!["eval", "--model", &model, "--data", &test],
+        vec!["info", &model],
+    ] {
+        // The reader is gone before apr writes a byte (as in `apr info m | head -0`).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_apr"))
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

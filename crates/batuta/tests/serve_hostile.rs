@@ -433,3 +433,36 @@ fn a_client_stalled_mid_body_does_not_hold_up_shutdown() {
         );
     }
 }
+
+#[test]
+fn a_client_that_leaves_is_counted_and_its_request_skipped() {
+    let dir = common::workspace("gone", "big", &[256, 1024, 1024, 10]);
+    let server = common::start(&dir, "[serve]\naddress = \"127.0.0.1:0\"\n", &[]);
+    let body = common::body(512, 256);
+    let request = post(
+        "/v2/models/big/infer",
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    // Several requests queue behind each other; their clients hang up at once.
+    for _ in 0..6 {
+        let mut s = TcpStream::connect(addr(&server)).unwrap();
+        s.write_all(&request).unwrap();
+        drop(s);
+    }
+    let agent = common::agent();
+    let t = Instant::now();
+    loop {
+        let m = common::scrape(&agent, &server.base);
+        let gone = common::metric(&m, "batuta_requests_total", &[("outcome", "client_gone")]);
+        let depth = common::metric(&m, "batuta_queue_depth", &[]);
+        if gone >= 1.0 && depth == 0.0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no client_gone counted: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
