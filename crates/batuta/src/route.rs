@@ -381,11 +381,7 @@ impl ServerState {
         if self.total_queue_depth() >= policy.queue_depth_limit {
             return Some(overloaded());
         }
-        let full = |b: Backend| {
-            engine
-                .queue(b)
-                .is_none_or(|q| q.queue_depth() >= q.capacity())
-        };
+        let full = |b: Backend| engine.queue(b).is_none_or(|q| !q.has_room());
         let usable: Vec<Backend> = match policy.primary {
             Primary::Auto => engine.queues().iter().map(|q| q.backend()).collect(),
             Primary::Fixed(Backend::Gpu) if policy.fallback == Fallback::Reject => {
@@ -571,7 +567,7 @@ impl ServerState {
                 .backend()
                 .unwrap_or(spillover.backend());
         }
-        let has_room = primary.queue_depth() < primary.capacity();
+        let has_room = primary.has_room();
         match state.inner.policy.spill {
             Spill::Never => primary.backend(),
             Spill::Full if has_room => primary.backend(), // Primary has headroom
@@ -587,7 +583,7 @@ impl ServerState {
                     (None, _) => !has_room && spillover.queue_depth() == 0,
                     (Some(_), None) => !has_room,
                 };
-                if sooner && spillover.queue_depth() < spillover.capacity() {
+                if sooner && spillover.has_room() {
                     spillover.backend()
                 } else {
                     primary.backend()

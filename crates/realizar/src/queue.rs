@@ -13,6 +13,16 @@ use std::time::Duration;
 
 use trueno::Backend;
 
+/// A queue whose worker has made no progress for this many mean service
+/// times is *stalled* (see [`BackendQueue::has_room`]).
+const STALL_FACTOR: u32 = 4;
+
+/// The clock `progress` counts from.
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
 /// Weight of the newest observation in the service-time average.
 const EWMA_ALPHA: f64 = 0.2;
 /// Service times kept for percentiles.
@@ -24,6 +34,8 @@ pub(crate) struct Shared {
     capacity: usize,
     /// Workers whose loop is running (a panicking one is restarted in place).
     live: AtomicUsize,
+    /// When a worker last started or finished a pass, in µs since [`epoch`].
+    progress: std::sync::atomic::AtomicU64,
     /// Mean service time in seconds (EWMA) and completed count.
     service: Mutex<(f64, u64)>,
     /// The last `RECENT` service times, oldest first.
@@ -64,6 +76,7 @@ impl BackendQueue {
             depth: AtomicUsize::new(0),
             capacity,
             live: AtomicUsize::new(0),
+            progress: std::sync::atomic::AtomicU64::new(0),
             service: Mutex::new((0.0, 0)),
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
         };
@@ -84,7 +97,8 @@ impl BackendQueue {
         self.shared.depth.load(Ordering::Acquire)
     }
 
-    /// The most requests that may be admitted at once.
+    /// The most requests admitted at once while the workers keep pace
+    /// (twice that while they are stalled: [`admit_limit`](Self::admit_limit)).
     pub fn capacity(&self) -> usize {
         self.shared.capacity
     }
@@ -142,12 +156,48 @@ impl BackendQueue {
         mean.mul_f64(self.queue_depth() as f64 / self.workers.max(1) as f64)
     }
 
-    /// Reserves a slot if one is free; never blocks.
+    /// Whether the workers are stalled: requests are admitted, and no pass has
+    /// started or finished for [`STALL_FACTOR`] mean service times (on a VM,
+    /// the whole machine paused; on any machine, a pass far slower than usual).
+    pub fn is_stalled(&self) -> bool {
+        let Some(mean) = self.mean_service_time() else {
+            return false;
+        };
+        let last = Duration::from_micros(self.shared.progress.load(Ordering::Acquire));
+        self.queue_depth() > 0 && epoch().elapsed().saturating_sub(last) > mean * STALL_FACTOR
+    }
+
+    /// How many requests may be admitted now: the capacity, or twice it while
+    /// the workers are stalled. A stall is not load: the requests that arrive
+    /// during it would otherwise be refused at a load the backend keeps up
+    /// with, while under real overload the workers keep making progress and
+    /// the bound stays the capacity.
+    pub fn admit_limit(&self) -> usize {
+        if self.is_stalled() {
+            self.shared.capacity.saturating_mul(2)
+        } else {
+            self.shared.capacity
+        }
+    }
+
+    /// Whether a request would be admitted now.
+    pub fn has_room(&self) -> bool {
+        self.queue_depth() < self.admit_limit()
+    }
+
+    /// A worker started or finished a pass.
+    pub(crate) fn record_progress(&self) {
+        let now = u64::try_from(epoch().elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.shared.progress.store(now, Ordering::Release);
+    }
+
+    /// Reserves a slot if one is free (see [`admit_limit`](Self::admit_limit)); never blocks.
     pub(crate) fn try_reserve(&self) -> Option<Slot> {
         let s = &self.shared;
+        let limit = self.admit_limit();
         s.depth
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                (d < s.capacity).then_some(d + 1)
+                (d < limit).then_some(d + 1)
             })
             .ok()
             .map(|_| Slot(Arc::clone(s)))
@@ -221,6 +271,25 @@ mod tests {
             q.record_service(Duration::from_millis(7));
         }
         assert_eq!(q.service_percentile(0.99), Some(Duration::from_millis(7)));
+    }
+
+    #[test]
+    fn a_stalled_queue_admits_up_to_twice_its_capacity() {
+        let q = BackendQueue::new(Backend::Simd, 2, 1);
+        q.record_service(Duration::from_millis(1));
+        q.record_progress();
+        let held: Vec<Slot> = (0..2).filter_map(|_| q.try_reserve()).collect();
+        assert!(q.try_reserve().is_none() && !q.is_stalled());
+        // No progress for more than 4 mean service times: a stall.
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(q.is_stalled());
+        let more: Vec<Slot> = (0..5).filter_map(|_| q.try_reserve()).collect();
+        assert_eq!((more.len(), q.queue_depth()), (2, 4));
+        // Progress ends the allowance.
+        q.record_progress();
+        assert!(!q.has_room());
+        drop((held, more));
+        assert!(!q.is_stalled(), "an empty queue is never stalled");
     }
 
     #[test]

@@ -180,6 +180,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut ResidentModels>) {
     let backend = queue.backend();
     let model = Arc::clone(&batch[0].model);
+    queue.record_progress();
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let forward = |x: &[f32], rows: usize| match resident {
@@ -197,6 +198,7 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
     }));
     let busy = start.elapsed();
     queue.record_service(busy);
+    queue.record_progress();
     let panicked = result
         .as_ref()
         .err()
