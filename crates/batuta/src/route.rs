@@ -363,7 +363,28 @@ impl ServerState {
     }
 
     fn gpu_blocked(&self) -> bool {
-        self.breaker_status().0 == BreakerState::Open
+        self.is_open(Backend::Gpu)
+    }
+
+    /// Whether `backend`'s breaker is open now.
+    fn is_open(&self, backend: Backend) -> bool {
+        self.inner
+            .breakers
+            .get(&backend)
+            .is_some_and(|b| lock(b).state(tokio::time::Instant::now()) == BreakerState::Open)
+    }
+
+    /// The refusal while the GPU breaker is open with `fallback = "reject"`:
+    /// retry once it may have half-opened.
+    fn gpu_rejected(&self) -> AdmitError {
+        AdmitError::Overloaded {
+            retry_after: self
+                .inner
+                .policy
+                .breaker
+                .cooldown
+                .max(Duration::from_secs(1)),
+        }
     }
 
     /// A refusal that needs nothing from the request but its arrival: the
@@ -386,9 +407,7 @@ impl ServerState {
             Primary::Auto => engine.queues().iter().map(|q| q.backend()).collect(),
             Primary::Fixed(Backend::Gpu) if policy.fallback == Fallback::Reject => {
                 if self.gpu_blocked() {
-                    return Some(AdmitError::Overloaded {
-                        retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
-                    });
+                    return Some(self.gpu_rejected());
                 }
                 vec![Backend::Gpu, policy.spillover]
             }
@@ -401,11 +420,8 @@ impl ServerState {
             Primary::Fixed(b) => {
                 let first = self.route_from(b);
                 let other = if first == b { policy.spillover } else { b };
-                let open = self.inner.breakers.get(&first).is_some_and(|br| {
-                    lock(br).state(tokio::time::Instant::now()) == BreakerState::Open
-                });
                 std::iter::once(first)
-                    .chain((policy.spill == Spill::Full || open).then_some(other))
+                    .chain((policy.spill == Spill::Full || self.is_open(first)).then_some(other))
                     .collect()
             }
         };
@@ -427,9 +443,7 @@ impl ServerState {
         // Decided once: the selector's choice depends on loads that move.
         let primary = self.primary_for(req).backend();
         if primary == Backend::Gpu && policy.fallback == Fallback::Reject && self.gpu_blocked() {
-            return Err(AdmitError::Overloaded {
-                retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
-            });
+            return Err(self.gpu_rejected());
         }
         let first = self.route_from(primary);
         let alternative = |b: Backend| {
@@ -470,11 +484,7 @@ impl ServerState {
                         wanted.push_front(fb);
                         continue;
                     }
-                    None => {
-                        return Err(AdmitError::Overloaded {
-                            retry_after: policy.breaker.cooldown.max(Duration::from_secs(1)),
-                        });
-                    }
+                    None => return Err(self.gpu_rejected()),
                 },
                 Err(_) => {
                     wanted.push_back(alternative(backend));
