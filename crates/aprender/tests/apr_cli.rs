@@ -36,16 +36,22 @@ impl Drop for TempDir {
     }
 }
 
-#[test]
-fn train_eval_info_round_trip() {
-    let dir = TempDir::new("rt");
+/// `apr train` of a logistic model on the Iris training split into `dir`:
+/// (the model's path, the test split's path, apr's output).
+fn train_logistic(dir: &TempDir) -> (String, String, Output) {
     let model = dir.path("iris.safetensors");
     let train = format!("{DATA}/iris.train.csv");
-    let test = format!("{DATA}/iris.test.csv");
     let out = apr(&[
         "train", "--model", "logistic", "--data", &train, "--target", "class", "--out", &model,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    (model, format!("{DATA}/iris.test.csv"), out)
+}
+
+#[test]
+fn train_eval_info_round_trip() {
+    let dir = TempDir::new("rt");
+    let (model, test, out) = train_logistic(&dir);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("train    accuracy 0.9"), "{stdout}");
 
@@ -145,13 +151,7 @@ fn bad_input_fails_with_a_message_and_writes_nothing() {
 #[test]
 fn a_closed_stdout_is_a_quiet_exit() {
     let dir = TempDir::new("pipe");
-    let model = dir.path("iris.safetensors");
-    let train = format!("{DATA}/iris.train.csv");
-    let test = format!("{DATA}/iris.test.csv");
-    let out = apr(&[
-        "train", "--model", "logistic", "--data", &train, "--target", "class", "--out", &model,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (model, test, _) = train_logistic(&dir);
     for args in [
         vec!["eval", "--model", &model, "--data", &test],
         vec!["info", &model],

@@ -2,9 +2,11 @@
 //! under overload?
 //!
 //! ```sh
-//! cargo build --release -p batuta --bins --examples
-//! target/release/examples/loadtest [--quick]
+//! cargo run --release -p batuta --example loadtest [-- --quick]
 //! ```
+//!
+//! It first builds the two programs it starts (`batuta` and `loadgen`) with
+//! the same cargo, so they are never stale.
 //!
 //! The server runs pinned to core 0 (`taskset -c 0`), the load generator
 //! (`examples/loadgen.rs`, its own process) pinned to core 1, so overload
@@ -174,18 +176,30 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (rounds, seconds) = if quick { (1, 4.0) } else { (3, 8.0) };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "batuta",
+            "--bin",
+            "batuta",
+            "--example",
+            "loadgen",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
     let here = std::env::current_exe().expect("own path");
     let examples = here.parent().expect("examples dir");
     let bin: PathBuf = examples.parent().expect("profile dir").join("batuta");
     let loadgen = examples.join("loadgen");
-    for p in [&bin, &loadgen] {
-        if !p.exists() {
-            eprintln!(
-                "{} is missing: cargo build --release -p batuta --bins --examples",
-                p.display()
-            );
-            std::process::exit(1);
-        }
+    if !built || !bin.exists() || !loadgen.exists() {
+        eprintln!(
+            "cannot build batuta and loadgen: cargo build --release -p batuta --bins --examples"
+        );
+        std::process::exit(1);
     }
     let dir = std::env::temp_dir().join(format!("batuta-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("models")).expect("temp dir");

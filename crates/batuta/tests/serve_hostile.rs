@@ -312,6 +312,18 @@ fn slow_and_idle_connections_are_closed() {
     );
 }
 
+/// Polls `done` every 20 ms; fails after 20 s naming `what`.
+fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let t = Instant::now();
+    while !done() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Descriptors the server process holds open.
 fn server_fds(server: &Server) -> usize {
     std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).map_or(0, |d| d.count())
@@ -332,14 +344,10 @@ fn excess_connections_are_refused_and_bounded() {
     let held: Vec<TcpStream> = (0..256)
         .map(|_| TcpStream::connect(addr(&server)).unwrap())
         .collect();
-    let t = Instant::now();
-    while server_fds(&server) < base + 256 {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "256 connections never accepted"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        || server_fds(&server) >= base + 256,
+        "256 connections accepted",
+    );
     for _ in 0..10 {
         let mut extra = TcpStream::connect(addr(&server)).unwrap();
         extra
@@ -353,14 +361,10 @@ fn excess_connections_are_refused_and_bounded() {
         );
     }
     drop(held);
-    let t = Instant::now();
-    while server_fds(&server) > base + 8 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "closed connections stay open on the server"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        || server_fds(&server) <= base + 8,
+        "closed connections released by the server",
+    );
 
     // 2000 connections at once: at most 256 are held, the rest are told 503
     // and closed; the server's descriptors stay bounded throughout.
@@ -393,14 +397,10 @@ fn excess_connections_are_refused_and_bounded() {
         "only {refused} of 2000 connections were told 503"
     );
     drop(flood);
-    let t = Instant::now();
-    while server_fds(&server) > base + 8 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "closed connections stay open on the server"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        || server_fds(&server) <= base + 8,
+        "closed connections released by the server",
+    );
     assert_serves(&server);
 }
 
