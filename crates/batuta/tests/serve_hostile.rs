@@ -466,3 +466,29 @@ fn a_client_that_leaves_is_counted_and_its_request_skipped() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn an_answer_given_before_the_body_is_read_still_reaches_a_client_that_sends_it_all() {
+    // ureq, like most clients, writes the whole body before reading. If the
+    // server answers early (unknown model, wrong media type, every queue full)
+    // and closes with the body unread, the client gets a broken pipe or a
+    // reset instead of the answer.
+    let server = server("early");
+    let agent = common::agent();
+    // Just under the 1 MiB limit, far more than the socket buffers hold.
+    let body = vec![b' '; 1_000_000];
+    for (path, content_type, want) in [
+        ("/v2/models/nope/infer", "application/json", 404),
+        ("/v2/models/iris/infer", "text/csv", 415),
+    ] {
+        for _ in 0..5 {
+            let resp = agent
+                .post(format!("{}{path}", server.base))
+                .header("content-type", content_type)
+                .send(&body[..])
+                .unwrap_or_else(|e| panic!("{path} ({content_type}): no answer: {e}"));
+            assert_eq!(resp.status().as_u16(), want, "{path}");
+        }
+    }
+    assert_serves(&server);
+}

@@ -254,13 +254,14 @@ async fn read_body(
     }
 }
 
-async fn run_inference(
-    ctx: &Ctx,
+/// What can be refused from the head alone: a body that is not JSON, an
+/// unknown model, and — when no queue could take it anyway — any request, so
+/// that overload costs no parsing.
+fn early_checks(
+    state: &ServerState,
     model: &str,
     headers: &HeaderMap,
-    body: Body,
-) -> Result<(trueno::Backend, InferResponseBody), AppError> {
-    let state = &ctx.state;
+) -> Result<std::sync::Arc<aprender::Mlp>, AppError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && !is_json(ct)
     {
@@ -273,10 +274,43 @@ async fn run_inference(
         .engine()
         .model(model)
         .ok_or_else(|| AppError::unknown_model(model))?;
-    // Refuse before reading a byte when no queue could take it anyway.
-    if let Some(refusal) = state.refuses_now() {
-        return Err(refusal.into());
+    match state.refuses_now() {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(mlp),
     }
+}
+
+/// Reads and drops a body that will not be used, within the same size and
+/// time limits. Most clients write their whole body before reading: were the
+/// connection closed with the body unread, they would see a broken pipe or a
+/// reset instead of the answer. Draining also keeps the connection reusable.
+async fn discard_body(limits: &HttpLimits, mut body: Body) {
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limits.max_body_bytes {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limits.body_read_timeout, drain).await;
+}
+
+async fn run_inference(
+    ctx: &Ctx,
+    model: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(trueno::Backend, InferResponseBody), AppError> {
+    let state = &ctx.state;
+    let mlp = match early_checks(state, model, headers) {
+        Ok(mlp) => mlp,
+        Err(e) => {
+            discard_body(&ctx.limits, body).await;
+            return Err(e);
+        }
+    };
     let bytes = read_body(&ctx.limits, headers, body).await?;
     let request = parse_infer_body(&bytes, model, mlp.n_features())?;
     let ticket = state.admit(&request)?;
