@@ -47,7 +47,7 @@ fn json_is_the_documented_contract() {
     assert_eq!(v["weeks"][0]["date"], "2026-12-07");
     assert_eq!(
         v["weeks"][0]["releases"][0],
-        serde_json::json!({"crate": "trueno", "from": "0.16.0", "to": "0.16.1", "reason": "requested (patch)"})
+        serde_json::json!({"crate": "trueno", "from": "0.16.0", "to": "0.16.1", "reason": "requested (patch)", "status": "planned"})
     );
     assert_eq!(v["lower_bound"], 4);
     assert_eq!(v["optimal"], true);
@@ -287,5 +287,182 @@ fn from_git_reads_conventional_commits_since_the_last_tag() {
     let out = squash(&out);
     assert!(out.contains("base 0.1.5 0.1.6 requested (patch)"), "{out}");
     assert!(out.contains("app 1.0.0 2.0.0 requested (major)"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+mod common;
+
+fn in_dir(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let manifest = dir.join("Cargo.toml");
+    let mut all = vec![
+        "release-plan",
+        "--manifest-path",
+        manifest.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    xtask(&all)
+}
+
+#[test]
+fn a_week_carried_out_is_recorded_and_the_rest_keeps_its_slots() {
+    let dir = common::copy_fixture("versions");
+    std::fs::write(
+        dir.join("release-calendar.toml"),
+        "[calendar]\nstart = \"2027-01-04\"\n\n[requests]\npre = \"patch\"\nzero = \"patch\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = in_dir(&dir, &["--write"]);
+    assert!(ok, "{err}");
+    let planned = |dir: &std::path::Path| {
+        let (ok, out, err) = in_dir(dir, &["--format", "json"]);
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["weeks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| {
+                let week = w["week"].as_u64().unwrap();
+                w["releases"].as_array().unwrap().iter().map(move |r| {
+                    format!(
+                        "{week} {} {} {}",
+                        r["crate"].as_str().unwrap(),
+                        r["to"].as_str().unwrap(),
+                        r["status"].as_str().unwrap()
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        planned(&dir),
+        [
+            "1 pre 1.0.0 planned",
+            "2 zero 0.0.4 planned",
+            "3 app 2.0.1 planned"
+        ]
+    );
+    for week in ["1", "2"] {
+        let (ok, out, err) = in_dir(&dir, &["--apply", "--week", week]);
+        assert!(ok, "week {week}: {err}");
+        assert!(out.contains("release-calendar.toml"), "{out}");
+        // The next run plans only what is left, in the same slots, and the
+        // committed schedule still matches.
+        let (ok, out, err) = in_dir(&dir, &["--check"]);
+        assert!(ok, "after week {week}: {out}{err}");
+    }
+    assert_eq!(
+        planned(&dir),
+        [
+            "1 pre 1.0.0 released",
+            "2 zero 0.0.4 released",
+            "3 app 2.0.1 planned"
+        ]
+    );
+    let cal = std::fs::read_to_string(dir.join("release-calendar.toml")).unwrap();
+    assert!(
+        cal.contains(
+            "zero = { week = 2, date = \"2027-01-11\", version = \"0.0.4\", from = \"0.0.3\" }"
+        ),
+        "{cal}"
+    );
+    // app's requirement on zero was raised in week 2: it still has to release.
+    let app = std::fs::read_to_string(dir.join("app/Cargo.toml")).unwrap();
+    assert!(
+        app.contains("zero = { path = \"../zero\", version = \"0.0.4\" }"),
+        "{app}"
+    );
+    let (ok, _, err) = in_dir(&dir, &["--apply", "--week", "2"]);
+    assert!(!ok);
+    assert!(err.contains("week 2 is carried out already"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn extreme_inputs_are_clear_errors_not_panics() {
+    let m = fixture("versions");
+    let dir = scratch("extreme");
+    let cal = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--start".into(),
+                "2027-01-04".into(),
+                "--lag".into(),
+                u64::MAX.to_string(),
+            ],
+            "beyond the planning horizon",
+        ),
+        (
+            vec!["--start".into(), "+262142-12-20".into()],
+            "past the last date this tool can represent",
+        ),
+        (
+            vec![
+                "--calendar".into(),
+                cal(
+                    "pin.toml",
+                    "[calendar]\nstart = \"2027-01-04\"\n[pins]\napp = 18446744073709551615\n",
+                ),
+            ],
+            "beyond the planning horizon",
+        ),
+        (
+            vec![
+                "--calendar".into(),
+                cal(
+                    "lag.toml",
+                    "[calendar]\nstart = \"2027-01-04\"\nlag = 18446744073709551615\n",
+                ),
+            ],
+            "beyond the planning horizon",
+        ),
+        (
+            vec![
+                "--calendar".into(),
+                cal(
+                    "end.toml",
+                    "[calendar]\nstart = \"+262142-12-30\"\nweekday = \"monday\"\n",
+                ),
+            ],
+            "past the last date",
+        ),
+        (
+            vec![
+                "--calendar".into(),
+                cal(
+                    "pub.toml",
+                    "[calendar]\nstart = \"2027-01-04\"\n[public]\napp = [\"ghost\"]\n",
+                ),
+            ],
+            "[public] names `ghost`, which is not a publishable member",
+        ),
+        (
+            vec![
+                "--calendar".into(),
+                cal("bare.toml", "[calendar]\nstart = 2027-01-04\n"),
+            ],
+            "write it in quotes: \"2027-01-04\"",
+        ),
+        (
+            vec!["--start".into(), "2027-01-04".into(), "--check".into()],
+            "which does not exist; create it with `cargo xtask release-plan --start YYYY-MM-DD --write`",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["release-plan", "--manifest-path", &m, "--all", "patch"];
+        all.extend(args.iter().map(String::as_str));
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(&all)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

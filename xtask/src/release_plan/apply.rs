@@ -12,19 +12,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
 use semver::{Version, VersionReq};
 use toml_edit::{DocumentMut, Item, TableLike, Value};
 
+use super::bump::Release;
+use super::deps::{Resolver, Scope, Spec, Target, for_each_table};
 use super::schedule::Plan;
 use super::workspace::Workspace;
-
-const DEP_TABLES: [&str; 5] = [
-    "dependencies",
-    "dev-dependencies",
-    "dev_dependencies",
-    "build-dependencies",
-    "build_dependencies",
-];
 
 /// A requirement raised to admit `new`, keeping its operator and precision.
 pub fn raise(req: &str, new: &Version) -> anyhow::Result<String> {
@@ -57,68 +52,42 @@ fn set_str(v: &mut Value, s: &str) {
     *v.decor_mut() = decor;
 }
 
-/// Raises every requirement on `krate` in one dependency table.
-fn raise_in(table: &mut dyn TableLike, krate: &str, new: &Version) -> anyhow::Result<()> {
+/// Raises, in one dependency table, every requirement that points at a
+/// released member (as [`Resolver`] decides: the same rule the plan used) and
+/// no longer admits its new version.
+fn raise_in(
+    table: &mut dyn TableLike,
+    scope: Scope,
+    dir: &Path,
+    resolver: &Resolver,
+    new: &BTreeMap<&str, &Version>,
+) -> anyhow::Result<()> {
     for (key, item) in table.iter_mut() {
-        let key = key.get().to_owned();
-        if let Some(v) = item.as_value_mut().filter(|v| v.is_str()) {
-            if key == krate {
-                let old = v.as_str().unwrap_or_default().to_owned();
-                if !VersionReq::parse(&old).is_ok_and(|r| r.matches(new)) {
-                    set_str(v, &raise(&old, new)?);
-                }
-            }
-            continue;
-        }
-        let Some(t) = item.as_table_like_mut() else {
+        let Some(spec) = Spec::of(item) else { continue };
+        let r = resolver.resolve(dir, scope, key.get(), &spec);
+        let Target::Member(member) = &r.target else {
             continue;
         };
-        let package = t
-            .get("package")
-            .and_then(Item::as_str)
-            .unwrap_or(&key)
-            .to_owned();
-        if package != krate {
+        let Some(&to) = new.get(member.as_str()) else {
             continue;
-        }
-        if let Some(v) = t.get_mut("version").and_then(Item::as_value_mut) {
+        };
+        // An inherited entry's requirement lives in [workspace.dependencies].
+        let v = match item {
+            Item::Value(v) if v.is_str() => Some(v),
+            _ => item
+                .as_table_like_mut()
+                .and_then(|t| t.get_mut("version"))
+                .and_then(Item::as_value_mut),
+        };
+        if let Some(v) = v {
             let old = v.as_str().unwrap_or_default().to_owned();
-            if !VersionReq::parse(&old).is_ok_and(|r| r.matches(new)) {
-                set_str(v, &raise(&old, new)?);
+            if !VersionReq::parse(&old).is_ok_and(|r| r.matches(to)) {
+                set_str(
+                    v,
+                    &raise(&old, to).with_context(|| format!("`{}`", key.get()))?,
+                );
             }
         }
-    }
-    Ok(())
-}
-
-/// Every dependency table of a manifest, target-specific ones included.
-fn for_each_dep_table(
-    doc: &mut DocumentMut,
-    mut f: impl FnMut(&mut dyn TableLike) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    for name in DEP_TABLES {
-        if let Some(t) = doc.get_mut(name).and_then(Item::as_table_like_mut) {
-            f(t)?;
-        }
-    }
-    if let Some(targets) = doc.get_mut("target").and_then(Item::as_table_like_mut) {
-        for (_, target) in targets.iter_mut() {
-            let Some(target) = target.as_table_like_mut() else {
-                continue;
-            };
-            for name in DEP_TABLES {
-                if let Some(t) = target.get_mut(name).and_then(Item::as_table_like_mut) {
-                    f(t)?;
-                }
-            }
-        }
-    }
-    if let Some(t) = doc
-        .get_mut("workspace")
-        .and_then(|w| w.get_mut("dependencies"))
-        .and_then(Item::as_table_like_mut)
-    {
-        f(t)?;
     }
     Ok(())
 }
@@ -131,23 +100,37 @@ fn inherits_version(doc: &DocumentMut) -> bool {
         == Some(true)
 }
 
+/// A release with its slot: (week, date, release).
+pub type Selected<'a> = (usize, NaiveDate, &'a Release);
+
+/// The releases `--apply` carries out: week `week`'s, or all, not yet done.
+pub fn selected(plan: &Plan, week: Option<usize>) -> anyhow::Result<Vec<Selected<'_>>> {
+    let releases: Vec<Selected<'_>> = plan
+        .weeks
+        .iter()
+        .filter(|w| week.is_none_or(|n| w.week == n))
+        .flat_map(|w| w.releases.iter().map(move |r| (w.week, w.date, r)))
+        .collect();
+    if let Some(n) = week {
+        if releases.is_empty() {
+            bail!("the plan has no releases in week {n}");
+        }
+        if releases.iter().all(|(_, _, r)| r.done) {
+            bail!("week {n} is carried out already (its releases are in [released])");
+        }
+    }
+    Ok(releases.into_iter().filter(|(_, _, r)| !r.done).collect())
+}
+
 /// The new text of every manifest the releases change, by path (unchanged files left out).
 pub fn edits(
     ws: &Workspace,
     plan: &Plan,
     week: Option<usize>,
 ) -> anyhow::Result<BTreeMap<PathBuf, (String, String)>> {
-    let releases: Vec<_> = plan
-        .weeks
-        .iter()
-        .filter(|w| week.is_none_or(|n| w.week == n))
-        .flat_map(|w| &w.releases)
-        .collect();
-    if let Some(n) = week.filter(|_| releases.is_empty()) {
-        bail!("the plan has no releases in week {n}");
-    }
+    let releases = selected(plan, week)?;
     let mut files: BTreeMap<PathBuf, (String, DocumentMut)> = BTreeMap::new();
-    let mut paths: Vec<PathBuf> = ws.member_manifests.clone();
+    let mut paths: Vec<PathBuf> = ws.members.iter().map(|(_, p)| p.clone()).collect();
     paths.push(ws.root_manifest.clone());
     paths.sort();
     paths.dedup();
@@ -159,8 +142,9 @@ pub fn edits(
             .with_context(|| format!("parsing {}", path.display()))?;
         files.insert(path.clone(), (src, doc));
     }
+    let resolver = Resolver::new(&ws.root, &files[&ws.root_manifest].1, &ws.members);
     let mut workspace_version: Option<Version> = None;
-    for r in &releases {
+    for (_, _, r) in &releases {
         let c = &ws.crates[r.krate];
         let (_, doc) = files
             .get_mut(&c.manifest)
@@ -183,15 +167,12 @@ pub fn edits(
         }
     }
     if let Some(v) = &workspace_version {
-        // Every crate inheriting the workspace version moves with it: it must be released too.
-        for c in &ws.crates {
-            let inherits = files
-                .get(&c.manifest)
-                .is_some_and(|(_, d)| inherits_version(d));
-            if inherits
-                && !releases
-                    .iter()
-                    .any(|r| r.krate == ws.index(&c.name).unwrap_or(usize::MAX))
+        // Every crate inheriting the workspace version moves with it: the plan
+        // releases them as one group, so all must be here.
+        for c in ws.crates.iter().filter(|c| c.inherits_version) {
+            if !releases
+                .iter()
+                .any(|(_, _, r)| ws.crates[r.krate].name == c.name)
             {
                 bail!(
                     "{} inherits [workspace.package] version but is not released to {v} with the others",
@@ -210,12 +191,14 @@ pub fn edits(
             .context("[workspace.package] has no version")?;
         set_str(item, &v.to_string());
     }
-    for r in &releases {
-        let name = &ws.crates[r.krate].name;
-        for (path, (_, doc)) in files.iter_mut() {
-            for_each_dep_table(doc, |t| raise_in(t, name, &r.to))
-                .with_context(|| format!("in {}", path.display()))?;
-        }
+    let new: BTreeMap<&str, &Version> = releases
+        .iter()
+        .map(|(_, _, r)| (ws.crates[r.krate].name.as_str(), &r.to))
+        .collect();
+    for (path, (_, doc)) in files.iter_mut() {
+        let dir = path.parent().unwrap_or(&ws.root).to_owned();
+        for_each_table(doc, |scope, t| raise_in(t, scope, &dir, &resolver, &new))
+            .with_context(|| format!("in {}", path.display()))?;
     }
     Ok(files
         .into_iter()
@@ -224,27 +207,78 @@ pub fn edits(
         .collect())
 }
 
-/// Applies the plan to the manifests, or prints the diff with `dry_run`.
+/// Applies the plan to the manifests, records the releases in the calendar's
+/// `[released]` (when there is a calendar file) and brings `Cargo.lock` in line
+/// (when the workspace has one, offline), or prints the diff with `dry_run`.
+/// Either everything changes or nothing does.
 pub fn apply(
     ws: &Workspace,
     plan: &Plan,
     week: Option<usize>,
     dry_run: bool,
+    calendar: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let edits = edits(ws, plan, week)?;
+    let mut edits = edits(ws, plan, week)?;
+    if let Some(path) = calendar {
+        let src =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let new = super::schedule_file::record(&src, ws, &selected(plan, week)?)?;
+        edits.insert(path.to_owned(), (src, new));
+    }
     if dry_run {
         for (path, (old, new)) in &edits {
             super::out(diff(path, old, new))?;
         }
         return Ok(());
     }
+    let lock = ws.root.join("Cargo.lock");
+    let old_lock = match std::fs::read_to_string(&lock) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", lock.display())),
+    };
     let files: Vec<(PathBuf, String)> = edits
         .iter()
         .map(|(p, (_, new))| (p.clone(), new.clone()))
         .collect();
     write_all(&files)?;
+    if let Some(old_lock) = old_lock
+        && let Err(e) = update_lock(ws)
+    {
+        let mut undo: Vec<(PathBuf, String)> = edits
+            .iter()
+            .map(|(p, (old, _))| (p.clone(), old.clone()))
+            .collect();
+        undo.push((lock, old_lock));
+        write_all(&undo).context("restoring the files after Cargo.lock could not be updated")?;
+        return Err(e.context("updating Cargo.lock (every file is as it was)"));
+    }
     for (path, _) in &files {
         super::out(format_args!("updated {}\n", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `cargo update --workspace --offline`: the lock file's entries for the
+/// members take their new versions; nothing else moves.
+fn update_lock(ws: &Workspace) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "update",
+            "--workspace",
+            "--offline",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(&ws.root_manifest)
+        .output()
+        .context("running cargo update")?;
+    if !out.status.success() {
+        bail!(
+            "cargo update --workspace --offline failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -37,18 +37,22 @@ impl fmt::Display for Level {
 
 /// The version after bumping `v` by `level`. A pre-release is finalised by a
 /// patch bump (`1.0.0-rc.1` → `1.0.0`) and otherwise bumped from its base.
-pub fn bump(v: &Version, level: Level) -> Version {
+pub fn bump(v: &Version, level: Level) -> anyhow::Result<Version> {
     let mut n = Version::new(v.major, v.minor, v.patch);
     if !v.pre.is_empty() && level == Level::Patch {
-        return n;
+        return Ok(n);
     }
+    let next = |x: u64| {
+        x.checked_add(1)
+            .ok_or_else(|| anyhow::anyhow!("a {level} bump of {v} overflows the version number"))
+    };
     match level {
-        Level::Patch => n.patch += 1,
-        Level::Minor => (n.minor, n.patch) = (n.minor + 1, 0),
-        Level::Major => (n.major, n.minor, n.patch) = (n.major + 1, 0, 0),
+        Level::Patch => n.patch = next(n.patch)?,
+        Level::Minor => (n.minor, n.patch) = (next(n.minor)?, 0),
+        Level::Major => (n.major, n.minor, n.patch) = (next(n.major)?, 0, 0),
     }
     n.pre = Prerelease::EMPTY;
-    n
+    Ok(n)
 }
 
 /// Whether `new` is incompatible with `old` under cargo's caret rules.
@@ -83,6 +87,10 @@ pub enum Reason {
         /// The dependency is part of this crate's public API, so the bump is breaking.
         public: bool,
     },
+    /// It shares `[workspace.package].version` with a crate that releases.
+    SharedVersion,
+    /// `--apply` carried it out already (`[released]`).
+    Released,
 }
 
 impl fmt::Display for Reason {
@@ -104,6 +112,8 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
+            Reason::SharedVersion => f.write_str("shares the workspace version"),
+            Reason::Released => f.write_str("released"),
         }
     }
 }
@@ -113,41 +123,141 @@ impl fmt::Display for Reason {
 pub struct Release {
     /// Index into the workspace's crates.
     pub krate: usize,
+    /// The version it moves from.
+    pub from: Version,
     /// The version it moves to.
     pub to: Version,
     /// The bump applied.
     pub level: Level,
     /// Every reason it must release, requests first.
     pub reasons: Vec<Reason>,
+    /// Already carried out: recorded in `[released]`, fixed to its slot.
+    pub done: bool,
 }
 
-/// Applies the calendar's requests and propagates them to dependents.
-/// Returns releases keyed by crate index.
+/// The recorded releases, checked against the manifests: crate index →
+/// (from, to, week).
+fn released(
+    ws: &Workspace,
+    cal: &Calendar,
+) -> anyhow::Result<BTreeMap<usize, (Version, Version, usize)>> {
+    let mut out = BTreeMap::new();
+    for (name, r) in &cal.released {
+        let Some(i) = ws.index(name) else {
+            bail!("[released] names `{name}`, which is not a publishable member of this workspace");
+        };
+        let parse = |v: &str, what: &str| -> anyhow::Result<Version> {
+            v.parse()
+                .map_err(|e| anyhow::anyhow!("[released] {name}: {what} `{v}`: {e}"))
+        };
+        let (from, to) = (parse(&r.from, "from")?, parse(&r.version, "version")?);
+        if ws.crates[i].version != to {
+            bail!(
+                "[released] records {name} {to} (week {}), but its manifest says {}; re-run --apply --week {} or correct [released]",
+                r.week,
+                ws.crates[i].version,
+                r.week
+            );
+        }
+        out.insert(i, (from, to, r.week));
+    }
+    Ok(out)
+}
+
+/// Applies the calendar's requests and propagates them to dependents; crates
+/// sharing the workspace version release together at the highest level any of
+/// them needs. Returns the releases (recorded ones included, `done`) by crate.
 pub fn propagate(ws: &Workspace, cal: &Calendar) -> anyhow::Result<BTreeMap<usize, Release>> {
-    let mut pending: BTreeMap<usize, (Level, Vec<Reason>)> = BTreeMap::new();
+    for (dependent, deps) in &cal.public {
+        for name in std::iter::once(dependent).chain(deps) {
+            if ws.index(name).is_none() {
+                bail!(
+                    "[public] names `{name}`, which is not a publishable member of this workspace"
+                );
+            }
+        }
+    }
+    let done = released(ws, cal)?;
+    let mut seeds: BTreeMap<usize, (Level, Vec<Reason>)> = BTreeMap::new();
     for (name, &level) in &cal.requests {
         let Some(i) = ws.index(name) else {
-            if ws.excluded.iter().any(|(n, _)| n == name) {
-                bail!("`{name}` is requested but not publishable (publish = false)");
+            if let Some((_, why)) = ws.excluded.iter().find(|(n, _)| n == name) {
+                bail!("`{name}` is requested but cannot be published: it {why}");
             }
             bail!("`{name}` is requested but is not a member of this workspace");
         };
-        pending.insert(i, (level, vec![Reason::Requested(level)]));
+        if !done.contains_key(&i) {
+            seeds.insert(i, (level, vec![Reason::Requested(level)]));
+        }
     }
+    let group: Vec<usize> = ws
+        .version_group()
+        .filter(|i| !done.contains_key(i))
+        .collect();
+    loop {
+        let releases = pass(ws, cal, &done, seeds.clone())?;
+        let levels: Vec<Level> = group
+            .iter()
+            .filter_map(|i| releases.get(i))
+            .map(|r| r.level)
+            .collect();
+        let Some(&top) = levels.iter().max() else {
+            return Ok(releases);
+        };
+        if levels.len() == group.len() && levels.iter().all(|&l| l == top) {
+            return Ok(releases);
+        }
+        for &i in &group {
+            let seed = seeds.entry(i).or_insert((top, vec![Reason::SharedVersion]));
+            seed.0 = top;
+        }
+    }
+}
+
+/// One propagation from the seeds, dependencies first.
+fn pass(
+    ws: &Workspace,
+    cal: &Calendar,
+    done: &BTreeMap<usize, (Version, Version, usize)>,
+    mut pending: BTreeMap<usize, (Level, Vec<Reason>)>,
+) -> anyhow::Result<BTreeMap<usize, Release>> {
     let graph = ws.graph();
     let order = toposort(&graph, None).map_err(|_| anyhow::anyhow!("dependency cycle"))?;
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ws.crates.len()];
+    for (k, d) in ws.deps.iter().enumerate() {
+        dependents[d.dependency].push(k);
+    }
     let mut releases = BTreeMap::new();
     // Dependencies first: every crate's level is final before its dependents look at it.
     for node in order.into_iter().rev() {
         let i = graph[node];
-        let Some((level, reasons)) = pending.remove(&i) else {
+        let krate = &ws.crates[i];
+        // A recorded release broke exactly the requirements that --apply raised:
+        // those that no longer admit the version it came from.
+        let (from, to, level, reasons, recorded) = if let Some((from, to, _)) = done.get(&i) {
+            (
+                from.clone(),
+                to.clone(),
+                Level::Patch,
+                vec![Reason::Released],
+                true,
+            )
+        } else if let Some((level, reasons)) = pending.remove(&i) {
+            let to =
+                bump(&krate.version, level).map_err(|e| anyhow::anyhow!("{}: {e}", krate.name))?;
+            (krate.version.clone(), to, level, reasons, false)
+        } else {
             continue;
         };
-        let krate = &ws.crates[i];
-        let to = bump(&krate.version, level);
-        let breaking = is_breaking(&krate.version, &to);
-        for dep in ws.deps.iter().filter(|d| d.dependency == i) {
-            if dep.req.matches(&to) {
+        let breaking = is_breaking(&from, &to);
+        for &k in &dependents[i] {
+            let dep = &ws.deps[k];
+            let broken = if recorded {
+                !dep.req.matches(&from)
+            } else {
+                !dep.req.matches(&to)
+            };
+            if !broken || done.contains_key(&dep.dependent) {
                 continue;
             }
             let dependent = &ws.crates[dep.dependent];
@@ -171,9 +281,11 @@ pub fn propagate(ws: &Workspace, cal: &Calendar) -> anyhow::Result<BTreeMap<usiz
             i,
             Release {
                 krate: i,
+                from,
                 to,
                 level,
                 reasons,
+                done: recorded,
             },
         );
     }
@@ -191,11 +303,13 @@ mod tests {
 
     #[test]
     fn bumps_follow_semver() {
-        assert_eq!(bump(&v("0.16.0"), Level::Patch), v("0.16.1"));
-        assert_eq!(bump(&v("0.7.4"), Level::Minor), v("0.8.0"));
-        assert_eq!(bump(&v("1.2.3"), Level::Major), v("2.0.0"));
-        assert_eq!(bump(&v("1.0.0-rc.1"), Level::Patch), v("1.0.0"));
-        assert_eq!(bump(&v("1.0.0-rc.1"), Level::Minor), v("1.1.0"));
+        assert_eq!(bump(&v("0.16.0"), Level::Patch).unwrap(), v("0.16.1"));
+        assert_eq!(bump(&v("0.7.4"), Level::Minor).unwrap(), v("0.8.0"));
+        assert_eq!(bump(&v("1.2.3"), Level::Major).unwrap(), v("2.0.0"));
+        assert_eq!(bump(&v("1.0.0-rc.1"), Level::Patch).unwrap(), v("1.0.0"));
+        assert_eq!(bump(&v("1.0.0-rc.1"), Level::Minor).unwrap(), v("1.1.0"));
+        let err = bump(&v("1.18446744073709551615.0"), Level::Minor).unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,11 @@
 //! [pins]                    # crate = slot number
 //! batuta = 4
 //! ```
+//!
+//! Two tables are written by the tool: `[schedule]` (the plan as committed,
+//! see [`super::schedule_file`]) and `[released]` (what `--apply` carried out:
+//! those crates keep their slots and are not planned again; delete the table to
+//! start the next cycle).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +54,22 @@ pub struct Calendar {
     pub pins: BTreeMap<String, usize>,
     /// The committed schedule (`[schedule]`), if any: crate → (week, version).
     pub schedule: Option<BTreeMap<String, Scheduled>>,
+    /// Releases already carried out (`[released]`), by crate.
+    pub released: BTreeMap<String, Released>,
+}
+
+/// One `[released]` entry: a release `--apply` carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Released {
+    /// The slot it was planned in.
+    pub week: usize,
+    /// The slot's date.
+    pub date: String,
+    /// The version it moved to.
+    pub version: String,
+    /// The version it moved from.
+    pub from: String,
 }
 
 /// One committed `[schedule]` entry.
@@ -74,12 +95,34 @@ struct RawFile {
     #[serde(default)]
     pins: BTreeMap<String, usize>,
     schedule: Option<BTreeMap<String, Scheduled>>,
+    #[serde(default)]
+    released: BTreeMap<String, Released>,
+}
+
+/// A date as written: TOML has a date type, but the calendar keeps dates as
+/// strings (as `[schedule]` writes them), so an unquoted one gets a hint.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDate {
+    Text(String),
+    Toml(toml::value::Datetime),
+}
+
+impl RawDate {
+    fn parse(&self, what: &str) -> anyhow::Result<NaiveDate> {
+        match self {
+            RawDate::Text(s) => date(s, what),
+            RawDate::Toml(d) => {
+                bail!("{what} {d} is a bare TOML date; write it in quotes: \"{d}\"")
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalendar {
-    start: String,
+    start: RawDate,
     #[serde(default = "weekly")]
     cadence: String,
     weekday: Option<String>,
@@ -88,7 +131,7 @@ struct RawCalendar {
     #[serde(default = "one")]
     lag: usize,
     #[serde(default)]
-    blackout: Vec<String>,
+    blackout: Vec<RawDate>,
 }
 
 fn weekly() -> String {
@@ -120,7 +163,7 @@ impl Calendar {
             "biweekly" => 14,
             other => bail!("cadence `{other}` is not supported (weekly or biweekly)"),
         };
-        let mut start = date(&c.start, "start")?;
+        let mut start = c.start.parse("start")?;
         if let Some(day) = &c.weekday {
             let day: chrono::Weekday = day
                 .parse()
@@ -143,12 +186,13 @@ impl Calendar {
             blackout: c
                 .blackout
                 .iter()
-                .map(|d| date(d, "blackout date"))
+                .map(|d| d.parse("blackout date"))
                 .collect::<anyhow::Result<_>>()?,
             requests: raw.requests,
             public: raw.public,
             pins: raw.pins,
             schedule: raw.schedule,
+            released: raw.released,
         })
     }
 
@@ -164,6 +208,7 @@ impl Calendar {
             public: BTreeMap::new(),
             pins: BTreeMap::new(),
             schedule: None,
+            released: BTreeMap::new(),
         }
     }
 
@@ -209,6 +254,19 @@ mod tests {
         assert!(
             err("[calendar]\nstart = \"2026-12-07\"\nstrat = 1\n")
                 .contains("unknown field `strat`")
+        );
+    }
+
+    #[test]
+    fn a_bare_toml_date_gets_a_hint_to_quote_it() {
+        let err = |s: &str| format!("{:#}", Calendar::parse(s).unwrap_err());
+        assert_eq!(
+            err("[calendar]\nstart = 2026-12-07\n"),
+            "start 2026-12-07 is a bare TOML date; write it in quotes: \"2026-12-07\""
+        );
+        assert!(
+            err("[calendar]\nstart = \"2026-12-07\"\nblackout = [2026-12-28]\n")
+                .contains("blackout date 2026-12-28 is a bare TOML date; write it in quotes")
         );
     }
 

@@ -12,9 +12,9 @@
 pub mod apply;
 pub mod bump;
 pub mod calendar;
+pub mod deps;
 pub mod gantt;
 pub mod git;
-pub mod manifest;
 pub mod render;
 pub mod schedule;
 pub mod schedule_file;
@@ -106,13 +106,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .calendar
         .clone()
         .unwrap_or_else(|| ws.root.join("release-calendar.toml"));
-    let mut cal = if args.calendar.is_some() || cal_path.exists() {
+    let have_file = args.calendar.is_some() || cal_path.exists();
+    if args.check && !have_file {
+        bail!(
+            "--check compares the plan with the [schedule] of {}, which does not exist; create it with `cargo xtask release-plan --start YYYY-MM-DD --write`, then commit it",
+            cal_path.display()
+        );
+    }
+    let mut cal = if have_file {
         Calendar::load(&cal_path)?
     } else if let Some(start) = args.start {
         Calendar::new(start)
     } else {
         bail!(
-            "no calendar at {}: pass --calendar FILE or --start DATE",
+            "no calendar at {}: pass --calendar FILE or --start DATE (`--start DATE --write` creates the file)",
             cal_path.display()
         );
     };
@@ -126,6 +133,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         cal.capacity = capacity;
     }
     if let Some(lag) = args.lag {
+        if lag > schedule::HORIZON {
+            bail!(
+                "--lag {lag} is beyond the planning horizon of {} slots",
+                schedule::HORIZON
+            );
+        }
         cal.lag = lag;
     }
     let mut extra: Vec<(String, Level)> = Vec::new();
@@ -151,10 +164,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.write {
-        schedule_file::write(&cal_path, &plan, &ws, args.dry_run)?;
+        schedule_file::write(&cal_path, &cal, &plan, &ws, args.dry_run)?;
     }
     if args.apply {
-        apply::apply(&ws, &plan, args.week, args.dry_run)?;
+        let calendar = cal_path.exists().then_some(cal_path.as_path());
+        apply::apply(&ws, &plan, args.week, args.dry_run, calendar)?;
     }
     if !args.write && !args.apply {
         out(render::render(&plan, &ws, args.format))?;

@@ -39,7 +39,7 @@ fn rows(plan: &Plan, ws: &Workspace) -> Vec<Row> {
                 week: w.week.to_string(),
                 date: w.date.to_string(),
                 krate: ws.crates[r.krate].name.clone(),
-                from: ws.crates[r.krate].version.to_string(),
+                from: r.from.to_string(),
                 to: r.to.to_string(),
                 reason: r
                     .reasons
@@ -64,8 +64,9 @@ pub fn json(plan: &Plan, ws: &Workspace) -> Value {
                 .map(|r| {
                     let c = &ws.crates[r.krate];
                     let reasons: Vec<String> = r.reasons.iter().map(ToString::to_string).collect();
-                    json!({"crate": c.name, "from": c.version.to_string(), "to": r.to.to_string(),
-                           "reason": reasons.join("; ")})
+                    let status = if r.done { "released" } else { "planned" };
+                    json!({"crate": c.name, "from": r.from.to_string(), "to": r.to.to_string(),
+                           "reason": reasons.join("; "), "status": status})
                 })
                 .collect();
             json!({"week": w.week, "date": w.date.to_string(), "releases": releases})
@@ -231,7 +232,10 @@ fn ics(plan: &Plan, ws: &Workspace) -> String {
                 &mut out,
                 &format!(
                     "DTEND;VALUE=DATE:{}",
-                    w.date.succ_opt().expect("date in range").format("%Y%m%d")
+                    w.date
+                        .succ_opt()
+                        .expect("the scheduler only plans days whose next day exists")
+                        .format("%Y%m%d")
                 ),
             );
             ics_line(
@@ -247,7 +251,7 @@ fn ics(plan: &Plan, ws: &Workspace) -> String {
                     "DESCRIPTION:{}",
                     ics_text(&format!(
                         "week {}: {} -> {} ({reasons})",
-                        w.week, c.version, r.to
+                        w.week, r.from, r.to
                     ))
                 ),
             );

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
 
 use super::bump::Release;
@@ -53,83 +53,262 @@ impl Plan {
     }
 }
 
-/// Schedules `releases` over `cal`'s slots.
+/// The longest plan the scheduler considers, in slots (a century of weekly
+/// releases): a calendar that needs more is a mistake to report, and the
+/// bound keeps every slot and date computation far from overflow.
+pub const HORIZON: usize = 5200;
+
+/// Schedules `releases` over `cal`'s slots. Releases already carried out
+/// (`done`) keep their recorded slots; the rest go after the last of them, in
+/// their committed `[schedule]` slots when those are still feasible, so a
+/// calendar carried out week by week keeps its later weeks.
 pub fn schedule(
     ws: &Workspace,
     releases: &BTreeMap<usize, Release>,
     cal: &Calendar,
 ) -> anyhow::Result<Plan> {
-    let set: BTreeSet<usize> = releases.keys().copied().collect();
-    let name = |i: usize| ws.crates[i].name.as_str();
-    // Predecessors (dependencies) and successors (dependents) inside the release set.
-    let mut preds: BTreeMap<usize, BTreeSet<usize>> =
-        set.iter().map(|&i| (i, BTreeSet::new())).collect();
-    let mut succs = preds.clone();
-    for d in &ws.deps {
-        if set.contains(&d.dependent) && set.contains(&d.dependency) {
-            preds.get_mut(&d.dependent).unwrap().insert(d.dependency);
-            succs.get_mut(&d.dependency).unwrap().insert(d.dependent);
+    if let Some(committed) = cal
+        .schedule
+        .as_ref()
+        .filter(|_| releases.values().any(|r| r.done))
+    {
+        let sticky: BTreeMap<String, usize> = releases
+            .values()
+            .filter(|r| !r.done)
+            .filter_map(|r| {
+                let name = &ws.crates[r.krate].name;
+                let c = committed.get(name)?;
+                (c.version == r.to.to_string()).then(|| (name.clone(), c.week))
+            })
+            .collect();
+        if !sticky.is_empty()
+            && let Ok(plan) = schedule_with(ws, releases, cal, &sticky)
+        {
+            return Ok(plan);
         }
     }
-    for pinned in cal.pins.keys() {
-        if ws.index(pinned).is_none_or(|i| !set.contains(&i)) {
-            bail!("`{pinned}` is pinned but is not released in this plan");
-        }
+    schedule_with(ws, releases, cal, &BTreeMap::new())
+}
+
+/// The date of calendar week `week` (from 1), or an error past chrono's range.
+fn date_of(cal: &Calendar, week: usize) -> anyhow::Result<NaiveDate> {
+    let days = u64::from(cal.cadence_days) * (week as u64 - 1);
+    // The day after must exist too: a slot is a whole day (an ICS event ends on it).
+    cal.start
+        .checked_add_days(Days::new(days + 1))
+        .and_then(|_| cal.start.checked_add_days(Days::new(days)))
+        .with_context(|| format!("week {week} of a calendar starting {} is past the last date this tool can represent", cal.start))
+}
+
+fn schedule_with(
+    ws: &Workspace,
+    releases: &BTreeMap<usize, Release>,
+    cal: &Calendar,
+    sticky: &BTreeMap<String, usize>,
+) -> anyhow::Result<Plan> {
+    if cal.lag > HORIZON {
+        bail!(
+            "a lag of {} slots is beyond the planning horizon of {HORIZON} slots",
+            cal.lag
+        );
+    }
+    let name = |i: usize| ws.crates[i].name.as_str();
+    // Crates sharing the workspace version are one unit, named by the first.
+    let group_rep = ws
+        .version_group()
+        .find(|i| releases.get(i).is_some_and(|r| !r.done));
+    let unit = |i: usize| match group_rep {
+        Some(g) if ws.crates[i].inherits_version => g,
+        _ => i,
+    };
+    let pending: Vec<usize> = releases
+        .values()
+        .filter(|r| !r.done)
+        .map(|r| r.krate)
+        .collect();
+    let set: BTreeSet<usize> = pending.iter().map(|&i| unit(i)).collect();
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in &pending {
+        members.entry(unit(i)).or_default().push(i);
+    }
+    // Recorded releases: crate -> calendar week.
+    let done: BTreeMap<usize, usize> = releases
+        .values()
+        .filter(|r| r.done)
+        .map(|r| (r.krate, cal.released[name(r.krate)].week))
+        .collect();
+    let floor_week = done.values().copied().max().unwrap_or(0);
+    if floor_week > HORIZON {
+        bail!("[released] names week {floor_week}, beyond the planning horizon of {HORIZON} slots");
     }
 
-    // Level: crates on the longest remaining chain first. Deadline: the latest
+    // Predecessors (dependencies) and successors (dependents) among the units.
+    let mut preds: BTreeMap<usize, BTreeSet<usize>> =
+        set.iter().map(|&u| (u, BTreeSet::new())).collect();
+    let mut succs = preds.clone();
+    let mut after_done: BTreeMap<usize, usize> = BTreeMap::new(); // unit -> latest week of a recorded dependency
+    for d in &ws.deps {
+        let (a, b) = (unit(d.dependent), unit(d.dependency));
+        if !set.contains(&a) || a == b {
+            continue;
+        }
+        if set.contains(&b) {
+            preds.get_mut(&a).unwrap().insert(b);
+            succs.get_mut(&b).unwrap().insert(a);
+        } else if let Some(&w) = done.get(&d.dependency) {
+            let e = after_done.entry(a).or_insert(0);
+            *e = (*e).max(w);
+        }
+    }
+    if let Some(g) = group_rep {
+        check_group_acyclic(ws, g, &members[&g], &preds, &succs)?;
+    }
+    // Pins, per unit: the calendar's first, then the committed slots kept.
+    let mut pins: BTreeMap<usize, usize> = BTreeMap::new();
+    for (pinned, &week) in cal
+        .pins
+        .iter()
+        .chain(sticky.iter().filter(|(n, _)| !cal.pins.contains_key(*n)))
+    {
+        let Some(i) = ws.index(pinned).filter(|i| releases.contains_key(i)) else {
+            bail!("`{pinned}` is pinned but is not released in this plan");
+        };
+        if done.contains_key(&i) {
+            continue; // carried out already, in its recorded slot
+        }
+        if week > HORIZON {
+            bail!(
+                "`{pinned}` is pinned to week {week}, beyond the planning horizon of {HORIZON} slots"
+            );
+        }
+        if week <= floor_week {
+            bail!(
+                "`{pinned}` is pinned to week {week}, but weeks up to {floor_week} are carried out already"
+            );
+        }
+        let u = unit(i);
+        if let Some(&other) = pins.get(&u).filter(|&&w| w != week) {
+            bail!(
+                "`{pinned}` shares the workspace version with `{}`, pinned to week {other}; they release together",
+                name(u)
+            );
+        }
+        pins.insert(u, week);
+    }
+
+    // Level: units on the longest remaining chain first. Deadline: the latest
     // slot that still lets every pinned dependent keep its pin.
     let mut level = BTreeMap::new();
     let mut deadline = BTreeMap::new();
-    for &i in set.iter().rev() {
-        fill(i, &succs, cal, ws, &mut level, &mut deadline);
+    for &u in set.iter().rev() {
+        fill(u, &succs, cal, &pins, &mut level, &mut deadline);
     }
     let chain = level.values().copied().max().unwrap_or(0);
     let label = coffman_graham(&set, &preds, &succs);
     let n = set.len();
-    let lower_bound = if n == 0 {
-        0
-    } else {
-        n.div_ceil(cal.capacity).max(1 + (chain - 1) * cal.lag)
-    };
 
-    let mut placed: BTreeMap<usize, usize> = BTreeMap::new(); // crate -> working slot
+    let mut placed: BTreeMap<usize, usize> = BTreeMap::new(); // unit -> working slot
     let mut slots: Vec<(usize, NaiveDate)> = Vec::new(); // working slot - 1 -> (week, date)
+    let mut working_of_week: BTreeMap<usize, usize> = BTreeMap::new();
     let mut blackouts = Vec::new();
+    // Units whose dependencies are all placed, by the first slot they may take.
+    let mut unplaced_preds: BTreeMap<usize, usize> =
+        preds.iter().map(|(&u, p)| (u, p.len())).collect();
+    let mut earliest: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut waiting: BTreeSet<(usize, usize)> = BTreeSet::new(); // (earliest slot, unit)
+    let mut ready: BTreeSet<(usize, std::cmp::Reverse<usize>, usize)> = BTreeSet::new();
+    let key = |u: usize| (deadline[&u], std::cmp::Reverse(label[&u]), u);
+    let mut floor_working = 0;
+    let mut seeded = false;
     let mut week = 0usize;
-    let max_weeks = (n + 1) * (cal.lag + 1)
-        + cal.blackout.len()
-        + cal.pins.values().max().copied().unwrap_or(0);
-    while placed.len() < n {
+    let last_week = HORIZON + cal.blackout.len();
+    while placed.len() < n || week < floor_week {
         week += 1;
-        if week > max_weeks {
-            bail!("no feasible schedule: check pins against dependencies and lag");
+        if week > last_week {
+            bail!(
+                "no feasible schedule within {HORIZON} slots: check pins against dependencies and lag"
+            );
         }
-        let date = cal.start + Days::new(u64::from(cal.cadence_days) * (week as u64 - 1));
+        let date = date_of(cal, week)?;
         if cal.blackout.contains(&date) {
-            if let Some((pinned, _)) = cal.pins.iter().find(|(_, w)| **w == week) {
-                bail!("`{pinned}` is pinned to week {week}, a blackout ({date})");
+            if let Some((&u, _)) = pins.iter().find(|(_, w)| **w == week) {
+                bail!(
+                    "`{}` is pinned to week {week}, a blackout ({date})",
+                    name(u)
+                );
             }
             blackouts.push(date);
             continue;
         }
         slots.push((week, date));
         let working = slots.len();
-        let ready = |i: usize, placed: &BTreeMap<usize, usize>| {
-            preds[&i]
-                .iter()
-                .all(|p| placed.get(p).is_some_and(|&s| working >= s + cal.lag))
+        working_of_week.insert(week, working);
+        if week <= floor_week {
+            floor_working = working;
+            continue; // carried out already
+        }
+        if !seeded {
+            seeded = true;
+            // Units with no pending dependency become ready once the carried-out
+            // weeks (and the lag after their recorded dependencies) are past.
+            for &u in &set {
+                if unplaced_preds[&u] == 0 {
+                    let after = after_done.get(&u).map_or(0, |w| {
+                        working_of_week.get(w).copied().unwrap_or(0) + cal.lag
+                    });
+                    earliest.insert(u, after.max(working));
+                    waiting.insert((after.max(working), u));
+                }
+            }
+        }
+        let place = |u: usize,
+                     placed: &mut BTreeMap<usize, usize>,
+                     waiting: &mut BTreeSet<(usize, usize)>,
+                     unplaced_preds: &mut BTreeMap<usize, usize>,
+                     earliest: &mut BTreeMap<usize, usize>| {
+            placed.insert(u, working);
+            for &s in &succs[&u] {
+                let e = earliest.entry(s).or_insert(0);
+                *e = (*e).max(working + cal.lag);
+                let left = unplaced_preds.get_mut(&s).unwrap();
+                *left -= 1;
+                if *left == 0 {
+                    let after = after_done.get(&s).map_or(0, |w| {
+                        working_of_week.get(w).copied().unwrap_or(0) + cal.lag
+                    });
+                    let e = (*e).max(after).max(floor_working + 1);
+                    earliest.insert(s, e);
+                    waiting.insert((e, s));
+                }
+            }
+        };
+        let is_ready = |u: usize,
+                        unplaced_preds: &BTreeMap<usize, usize>,
+                        earliest: &BTreeMap<usize, usize>| {
+            unplaced_preds[&u] == 0 && earliest.get(&u).is_some_and(|&e| e <= working)
         };
         let mut used = 0;
-        for (pinned, _) in cal.pins.iter().filter(|(_, w)| **w == week) {
-            let i = ws.index(pinned).expect("checked above");
-            if !ready(i, &placed) {
+        let pinned_here: Vec<usize> = pins
+            .iter()
+            .filter(|(_, w)| **w == week)
+            .map(|(&u, _)| u)
+            .collect();
+        for u in pinned_here {
+            if !is_ready(u, &unplaced_preds, &earliest) {
                 bail!(
-                    "`{pinned}` is pinned to week {week}, but its dependencies cannot be released {} slot(s) earlier",
+                    "`{}` is pinned to week {week}, but its dependencies cannot be released {} slot(s) earlier",
+                    name(u),
                     cal.lag
                 );
             }
-            placed.insert(i, working);
+            waiting.remove(&(earliest[&u], u));
+            place(
+                u,
+                &mut placed,
+                &mut waiting,
+                &mut unplaced_preds,
+                &mut earliest,
+            );
             used += 1;
         }
         if used > cal.capacity {
@@ -139,42 +318,82 @@ pub fn schedule(
             );
         }
         while used < cal.capacity {
-            let best = set
-                .iter()
-                .copied()
-                .filter(|i| {
-                    !placed.contains_key(i)
-                        && !cal.pins.contains_key(name(*i))
-                        && ready(*i, &placed)
-                })
-                .min_by_key(|&i| (deadline[&i], std::cmp::Reverse(label[&i])));
-            let Some(i) = best else { break };
-            placed.insert(i, working);
+            // With lag 0 a placement can make a dependent ready in this very slot.
+            while let Some(&(e, u)) = waiting.first().filter(|(e, _)| *e <= working) {
+                waiting.remove(&(e, u));
+                if !pins.contains_key(&u) {
+                    ready.insert(key(u));
+                }
+            }
+            let Some(best) = ready.pop_first() else { break };
+            place(
+                best.2,
+                &mut placed,
+                &mut waiting,
+                &mut unplaced_preds,
+                &mut earliest,
+            );
             used += 1;
         }
     }
-    let slots_used = placed.values().copied().max().unwrap_or(0);
-    level_load(&mut placed, &preds, &succs, cal, slots_used, |i| {
-        cal.pins.contains_key(name(i))
-    });
+    let lower_bound = if n == 0 {
+        floor_working
+    } else {
+        let chain_slots = (chain - 1)
+            .checked_mul(cal.lag)
+            .map_or(usize::MAX, |c| c + 1);
+        floor_working + n.div_ceil(cal.capacity).max(chain_slots)
+    };
+    let slots_used = placed.values().copied().max().unwrap_or(floor_working);
+    let min_slot: BTreeMap<usize, usize> = set
+        .iter()
+        .map(|&u| {
+            let after = after_done.get(&u).map_or(0, |w| {
+                working_of_week.get(w).copied().unwrap_or(0) + cal.lag
+            });
+            (u, after.max(floor_working + 1))
+        })
+        .collect();
+    level_load(
+        &mut placed,
+        &preds,
+        &succs,
+        cal,
+        slots_used,
+        &min_slot,
+        |u| pins.contains_key(&u),
+    );
 
-    let mut weeks: Vec<Week> = Vec::new();
-    for (slot, &(week, date)) in slots.iter().enumerate().take(slots_used) {
-        let mut here: Vec<usize> = placed
-            .iter()
-            .filter(|(_, s)| **s == slot + 1)
-            .map(|(i, _)| *i)
-            .collect();
-        if here.is_empty() {
-            continue;
+    // Within a slot: recorded releases, then dependencies before dependents
+    // (this matters when lag = 0; a dependency's label is always above its
+    // dependents'), a unit's crates in dependency order.
+    let topo = topo_positions(ws);
+    let mut by_slot: BTreeMap<usize, Vec<(usize, std::cmp::Reverse<usize>, usize)>> =
+        BTreeMap::new();
+    for (&i, &w) in &done {
+        if let Some(&s) = working_of_week.get(&w) {
+            by_slot
+                .entry(s)
+                .or_default()
+                .push((0, std::cmp::Reverse(usize::MAX), i));
         }
-        // Dependencies before dependents inside a slot (this matters when lag = 0):
-        // a dependency's label is always above its dependents'.
-        here.sort_by_key(|&i| std::cmp::Reverse(label[&i]));
+    }
+    for (&u, &s) in &placed {
+        for &i in &members[&u] {
+            by_slot
+                .entry(s)
+                .or_default()
+                .push((1, std::cmp::Reverse(label[&u]), i));
+        }
+    }
+    let mut weeks: Vec<Week> = Vec::new();
+    for (slot, mut here) in by_slot {
+        here.sort_by_key(|&(d, l, i)| (d, l, topo[i]));
+        let (week, date) = slots[slot - 1];
         weeks.push(Week {
             week,
             date,
-            releases: here.iter().map(|i| releases[i].clone()).collect(),
+            releases: here.iter().map(|&(_, _, i)| releases[&i].clone()).collect(),
         });
     }
     blackouts.retain(|d| weeks.last().is_some_and(|w| *d < w.date));
@@ -187,8 +406,52 @@ pub fn schedule(
     })
 }
 
-/// Coffman–Graham labels over the transitive reduction: 1 for the crate that
-/// should come last, `n` for the one that should come first. Among crates whose
+/// Position of every crate in a dependencies-first order.
+fn topo_positions(ws: &Workspace) -> Vec<usize> {
+    let g = ws.graph();
+    let order = petgraph::algo::toposort(&g, None).unwrap_or_default();
+    let mut pos = vec![0; ws.crates.len()];
+    for (k, n) in order.into_iter().rev().enumerate() {
+        pos[g[n]] = k;
+    }
+    pos
+}
+
+/// The workspace-version group releases in one slot, so no other release may
+/// sit between two of its crates.
+fn check_group_acyclic(
+    ws: &Workspace,
+    g: usize,
+    group: &[usize],
+    preds: &BTreeMap<usize, BTreeSet<usize>>,
+    succs: &BTreeMap<usize, BTreeSet<usize>>,
+) -> anyhow::Result<()> {
+    // A unit both above and below the group closes a cycle through it.
+    let reach = |start: &BTreeSet<usize>, next: &BTreeMap<usize, BTreeSet<usize>>| {
+        let mut seen: BTreeSet<usize> = BTreeSet::new();
+        let mut stack: Vec<usize> = start.iter().copied().collect();
+        while let Some(u) = stack.pop() {
+            if u != g && seen.insert(u) {
+                stack.extend(next[&u].iter().copied());
+            }
+        }
+        seen
+    };
+    let below = reach(&preds[&g], preds);
+    let above = reach(&succs[&g], succs);
+    if let Some(&between) = below.intersection(&above).next() {
+        let names: Vec<&str> = group.iter().map(|&i| ws.crates[i].name.as_str()).collect();
+        bail!(
+            "{} share the workspace version and release together, but {} depends on one of them and is depended on by another; give it its own version or move it into the group",
+            names.join(", "),
+            ws.crates[between].name
+        );
+    }
+    Ok(())
+}
+
+/// Coffman–Graham labels over the transitive reduction: 1 for the unit that
+/// should come last, `n` for the one that should come first. Among units whose
 /// dependents are all labelled, the next label goes to the one whose dependents'
 /// labels, sorted in decreasing order, are lexicographically smallest; ties go
 /// to the larger index, so names earlier in the alphabet rank higher.
@@ -197,77 +460,111 @@ fn coffman_graham(
     preds: &BTreeMap<usize, BTreeSet<usize>>,
     succs: &BTreeMap<usize, BTreeSet<usize>>,
 ) -> BTreeMap<usize, usize> {
-    // Every transitive dependency of each crate, dependencies first.
-    let mut below: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    // Dense positions and bitsets of every transitive dependency.
+    let units: Vec<usize> = set.iter().copied().collect();
+    let pos: BTreeMap<usize, usize> = units.iter().enumerate().map(|(k, &u)| (u, k)).collect();
+    let words = units.len().div_ceil(64);
+    let mut below: Vec<Option<Vec<u64>>> = vec![None; units.len()];
     fn reach(
-        i: usize,
+        k: usize,
+        units: &[usize],
+        pos: &BTreeMap<usize, usize>,
         preds: &BTreeMap<usize, BTreeSet<usize>>,
-        below: &mut BTreeMap<usize, BTreeSet<usize>>,
+        below: &mut Vec<Option<Vec<u64>>>,
+        words: usize,
     ) {
-        if below.contains_key(&i) {
+        if below[k].is_some() {
             return;
         }
-        let mut all = BTreeSet::new();
-        for &p in &preds[&i] {
-            reach(p, preds, below);
-            all.insert(p);
-            all.extend(below[&p].iter().copied());
+        let mut all = vec![0u64; words];
+        for p in &preds[&units[k]] {
+            let pk = pos[p];
+            reach(pk, units, pos, preds, below, words);
+            all[pk / 64] |= 1 << (pk % 64);
+            for (a, b) in all.iter_mut().zip(below[pk].as_ref().expect("just filled")) {
+                *a |= b;
+            }
         }
-        below.insert(i, all);
+        below[k] = Some(all);
     }
-    for &i in set {
-        reach(i, preds, &mut below);
+    for k in 0..units.len() {
+        reach(k, &units, &pos, preds, &mut below, words);
     }
+    let below: Vec<Vec<u64>> = below.into_iter().map(Option::unwrap_or_default).collect();
+    let has = |q: usize, i: usize| {
+        let (q, i) = (pos[&q], pos[&i]);
+        below[q][i / 64] >> (i % 64) & 1 == 1
+    };
     // Reduced dependents: drop d -> i when i is also reachable through another dependency of d.
-    let reduced: BTreeMap<usize, Vec<usize>> = set
+    let reduced: BTreeMap<usize, Vec<usize>> = units
         .iter()
         .map(|&i| {
             let direct = succs[&i]
                 .iter()
                 .copied()
-                .filter(|d| !preds[d].iter().any(|&q| q != i && below[&q].contains(&i)));
+                .filter(|d| !preds[d].iter().any(|&q| q != i && has(q, i)));
             (i, direct.collect())
         })
         .collect();
+    let mut reduced_preds: BTreeMap<usize, Vec<usize>> =
+        units.iter().map(|&u| (u, Vec::new())).collect();
+    for (&i, ds) in &reduced {
+        for d in ds {
+            reduced_preds.get_mut(d).unwrap().push(i);
+        }
+    }
+    // A unit's key is fixed once its dependents are labelled: a priority queue.
     let mut label: BTreeMap<usize, usize> = BTreeMap::new();
-    for next in 1..=set.len() {
-        let key = |i: usize| {
-            let mut ls: Vec<usize> = reduced[&i].iter().map(|d| label[d]).collect();
-            ls.sort_unstable_by(|a, b| b.cmp(a));
-            ls
-        };
-        let pick = set
-            .iter()
-            .copied()
-            .filter(|i| !label.contains_key(i) && reduced[i].iter().all(|d| label.contains_key(d)))
-            .min_by_key(|&i| (key(i), std::cmp::Reverse(i)))
-            .expect("a DAG always has a crate whose dependents are labelled");
+    let mut unlabelled: BTreeMap<usize, usize> =
+        reduced.iter().map(|(&i, d)| (i, d.len())).collect();
+    let key = |i: usize, label: &BTreeMap<usize, usize>| {
+        let mut ls: Vec<usize> = reduced[&i].iter().map(|d| label[d]).collect();
+        ls.sort_unstable_by(|a, b| b.cmp(a));
+        (ls, std::cmp::Reverse(i))
+    };
+    let mut queue: BTreeSet<(Vec<usize>, std::cmp::Reverse<usize>)> = units
+        .iter()
+        .filter(|u| unlabelled[u] == 0)
+        .map(|&u| key(u, &label))
+        .collect();
+    let mut next = 1;
+    while let Some((_, std::cmp::Reverse(pick))) = queue.pop_first() {
         label.insert(pick, next);
+        next += 1;
+        for &p in &reduced_preds[&pick] {
+            let left = unlabelled.get_mut(&p).unwrap();
+            *left -= 1;
+            if *left == 0 {
+                queue.insert(key(p, &label));
+            }
+        }
     }
     label
 }
 
-/// Evens out the load per slot without lengthening the plan: a release moves
+/// Evens out the load per slot without lengthening the plan: a unit moves
 /// to a less loaded slot within its slack (after its dependencies plus lag,
-/// before its dependents minus lag) whenever that lowers the busier of the two
-/// slots. Each move strictly lowers the sum of squared loads, so this ends;
-/// candidates are visited in index order, so it is deterministic.
+/// and no earlier than `min_slot`; before its dependents minus lag) whenever
+/// that lowers the busier of the two slots. Each move strictly lowers the sum
+/// of squared loads, so this ends; candidates are visited in index order, so
+/// it is deterministic.
 fn level_load(
     placed: &mut BTreeMap<usize, usize>,
     preds: &BTreeMap<usize, BTreeSet<usize>>,
     succs: &BTreeMap<usize, BTreeSet<usize>>,
     cal: &Calendar,
     slots_used: usize,
+    min_slot: &BTreeMap<usize, usize>,
     pinned: impl Fn(usize) -> bool,
 ) {
     let mut load = vec![0usize; slots_used + 1];
     for &s in placed.values() {
         load[s] += 1;
     }
-    let crates: Vec<usize> = placed.keys().copied().collect();
+    let units: Vec<usize> = placed.keys().copied().collect();
     loop {
         let mut moved = false;
-        for &i in &crates {
+        for &i in &units {
             if pinned(i) {
                 continue;
             }
@@ -277,7 +574,7 @@ fn level_load(
                 .map(|p| placed[p] + cal.lag)
                 .max()
                 .unwrap_or(1)
-                .max(1);
+                .max(min_slot[&i]);
             let hi = succs[&i]
                 .iter()
                 .map(|s| placed[s].saturating_sub(cal.lag))
@@ -301,29 +598,25 @@ fn level_load(
 }
 
 fn fill(
-    i: usize,
+    u: usize,
     succs: &BTreeMap<usize, BTreeSet<usize>>,
     cal: &Calendar,
-    ws: &Workspace,
+    pins: &BTreeMap<usize, usize>,
     level: &mut BTreeMap<usize, usize>,
     deadline: &mut BTreeMap<usize, usize>,
 ) {
-    if level.contains_key(&i) {
+    if level.contains_key(&u) {
         return;
     }
     let mut lv = 1;
-    let mut dl = cal
-        .pins
-        .get(&ws.crates[i].name)
-        .copied()
-        .unwrap_or(usize::MAX);
-    for &s in &succs[&i] {
-        fill(s, succs, cal, ws, level, deadline);
+    let mut dl = pins.get(&u).copied().unwrap_or(usize::MAX);
+    for &s in &succs[&u] {
+        fill(s, succs, cal, pins, level, deadline);
         lv = lv.max(1 + level[&s]);
         dl = dl.min(deadline[&s].saturating_sub(cal.lag));
     }
-    level.insert(i, lv);
-    deadline.insert(i, dl);
+    level.insert(u, lv);
+    deadline.insert(u, dl);
 }
 
 fn edges(ws: &Workspace) -> Vec<(String, String)> {

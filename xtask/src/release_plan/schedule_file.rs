@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use toml_edit::{DocumentMut, InlineTable, Item, Table, value};
 
+use super::apply::Selected;
 use super::calendar::{Calendar, Scheduled};
 use super::schedule::Plan;
 use super::workspace::Workspace;
@@ -105,10 +106,59 @@ pub fn updated(src: &str, plan: &Plan, ws: &Workspace) -> anyhow::Result<String>
     Ok(doc.to_string())
 }
 
+/// The calendar text with `releases` added to `[released]`.
+pub fn record(src: &str, ws: &Workspace, releases: &[Selected<'_>]) -> anyhow::Result<String> {
+    let mut doc: DocumentMut = src.parse().context("parsing the calendar")?;
+    if doc.get("released").is_none() {
+        let mut t = Table::new();
+        t.decor_mut().set_prefix("\n# Written by `cargo xtask release-plan --apply`: releases carried out. They keep\n# their slots and are not planned again; delete this table to start the next cycle.\n");
+        doc.insert("released", Item::Table(t));
+    }
+    let table = doc["released"]
+        .as_table_mut()
+        .context("[released] in the calendar is not a table")?;
+    for (week, date, r) in releases {
+        let mut t = InlineTable::new();
+        t.insert("week", (*week as i64).into());
+        t.insert("date", date.to_string().into());
+        t.insert("version", r.to.to_string().into());
+        t.insert("from", r.from.to_string().into());
+        table.insert(&ws.crates[r.krate].name, value(t));
+    }
+    Ok(doc.to_string())
+}
+
 /// Rewrites the calendar's `[schedule]` (atomically), or prints the diff.
-pub fn write(path: &Path, plan: &Plan, ws: &Workspace, dry_run: bool) -> anyhow::Result<()> {
-    let src =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+/// A missing calendar is created from the settings in use.
+pub fn write(
+    path: &Path,
+    cal: &Calendar,
+    plan: &Plan,
+    ws: &Workspace,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let src = match std::fs::read_to_string(path) {
+        Ok(src) => src,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let requests: String = cal
+                .requests
+                .iter()
+                .map(|(name, level)| format!("{name} = \"{level}\"\n"))
+                .collect();
+            format!(
+                "# Release calendar read by `cargo xtask release-plan`.\n[calendar]\nstart = \"{}\"\ncadence = \"{}\"\ncapacity = {}\nlag = {}\n\n[requests]\n{requests}",
+                cal.start,
+                if cal.cadence_days == 14 {
+                    "biweekly"
+                } else {
+                    "weekly"
+                },
+                cal.capacity,
+                cal.lag
+            )
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
     let new = updated(&src, plan, ws)?;
     if dry_run {
         super::out(super::apply::diff(path, &src, &new))?;

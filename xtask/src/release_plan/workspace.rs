@@ -3,18 +3,24 @@
 //!
 //! Edges are normal and build dependencies, and dev-dependencies that carry a
 //! version (cargo strips unversioned dev-dependencies when publishing, so they
-//! impose no order). Target-specific and renamed dependencies count like any
-//! other: they are still published requirements.
+//! impose no order), on members as [`super::deps`] decides. Target-specific and
+//! renamed dependencies count like any other: they are still published
+//! requirements. A member cargo would refuse to publish is an error, not a
+//! quietly wrong plan.
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use anyhow::{Context, bail};
-use cargo_metadata::{DependencyKind, MetadataCommand};
+use cargo_metadata::MetadataCommand;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::{Version, VersionReq};
+use toml_edit::{DocumentMut, Item};
 
-use super::manifest::{self, Kind};
+pub use super::deps::Kind;
+use super::deps::{Resolver, Scope, Spec, Target, for_each_table};
 
 /// A publishable workspace member.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +31,10 @@ pub struct Crate {
     pub version: Version,
     /// Its Cargo.toml.
     pub manifest: PathBuf,
+    /// `package.publish`: the registries it may go to (`None`: any).
+    pub publish: Option<Vec<String>>,
+    /// `version.workspace = true`: it shares `[workspace.package].version`.
+    pub inherits_version: bool,
 }
 
 /// `dependent` requires `dependency` at `req`.
@@ -38,6 +48,8 @@ pub struct Dep {
     pub req: VersionReq,
     /// The manifest marks the dependency `public = true`.
     pub public: bool,
+    /// The table it is declared in (the strongest, when declared twice).
+    pub kind: Kind,
 }
 
 /// The release graph of a workspace.
@@ -53,11 +65,16 @@ pub struct Workspace {
     pub deps: Vec<Dep>,
     /// Members left out, with the reason.
     pub excluded: Vec<(String, String)>,
-    /// The manifest of every member, publishable or not.
-    pub member_manifests: Vec<PathBuf>,
+    /// Every member, publishable or not: (name, manifest).
+    pub members: Vec<(String, PathBuf)>,
 }
 
 impl Workspace {
+    /// The crates that share `[workspace.package].version`: one release group.
+    pub fn version_group(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.crates.len()).filter(|&i| self.crates[i].inherits_version)
+    }
+
     /// Index of a crate by name.
     pub fn index(&self, name: &str) -> Option<usize> {
         self.crates.iter().position(|c| c.name == name)
@@ -78,6 +95,8 @@ impl Workspace {
                 name: name.to_string(),
                 version,
                 manifest: PathBuf::new(),
+                publish: None,
+                inherits_version: false,
             });
         }
         ws.crates.sort_by(|a, b| a.name.cmp(&b.name));
@@ -92,6 +111,7 @@ impl Workspace {
                 dependency,
                 req,
                 public: false,
+                kind: Kind::Normal,
             });
         }
         Ok(ws)
@@ -113,11 +133,27 @@ impl Workspace {
         for scc in tarjan_scc(&g) {
             let self_loop = scc.len() == 1 && g.contains_edge(scc[0], scc[0]);
             if scc.len() > 1 || self_loop {
-                let path = cycle_path(&g, &scc)
-                    .iter()
-                    .map(|&n| self.crates[g[n]].name.as_str())
-                    .collect::<Vec<_>>();
-                bail!("dependency cycle: {}", path.join(" -> "));
+                let path: Vec<usize> = cycle_path(&g, &scc).iter().map(|&n| g[n]).collect();
+                let name = |i: usize| self.crates[i].name.as_str();
+                let names: Vec<&str> = path.iter().map(|&i| name(i)).collect();
+                let dev: Vec<String> = path
+                    .windows(2)
+                    .filter(|w| {
+                        self.deps
+                            .iter()
+                            .filter(|d| d.dependent == w[0] && d.dependency == w[1])
+                            .all(|d| d.kind == Kind::Dev)
+                    })
+                    .map(|w| format!("{} -> {}", name(w[0]), name(w[1])))
+                    .collect();
+                if dev.is_empty() {
+                    bail!("dependency cycle: {}", names.join(" -> "));
+                }
+                bail!(
+                    "dependency cycle: {} ({} is a dev-dependency with a `version`, which cargo keeps on publish; drop that `version` so cargo strips the dev-dependency and the cycle is gone)",
+                    names.join(" -> "),
+                    dev.join(", ")
+                );
             }
         }
         Ok(())
@@ -154,8 +190,36 @@ fn cycle_path(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
     vec![start, start]
 }
 
+/// Why cargo cannot publish a member, if it cannot.
+fn unpublishable(p: &cargo_metadata::Package, doc: &DocumentMut) -> Option<&'static str> {
+    let has_version = doc.get("package").and_then(|p| p.get("version")).is_some();
+    if !has_version {
+        Some("has no `version` (cargo does not publish it)")
+    } else if matches!(&p.publish, Some(r) if r.is_empty()) {
+        Some("publish = false")
+    } else {
+        None
+    }
+}
+
+/// The registries a crate may go to: `None` is any (crates.io by default).
+fn allows(publish: &Option<Vec<String>>, registry: &str) -> bool {
+    publish
+        .as_ref()
+        .is_none_or(|r| r.iter().any(|x| x == registry))
+}
+
+/// The registries a crate goes to when published as configured.
+fn destinations(publish: &Option<Vec<String>>) -> Vec<String> {
+    publish
+        .clone()
+        .unwrap_or_else(|| vec!["crates-io".to_owned()])
+}
+
 /// Reads a workspace offline with `cargo metadata --no-deps`, plus the raw
-/// manifests for what metadata loses.
+/// manifests for what metadata loses (where each dependency really points,
+/// whether it declares a version, `public`, inherited versions). Every
+/// dependency that `cargo publish` would refuse is reported, all at once.
 pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
     let meta = MetadataCommand::new()
         .manifest_path(manifest)
@@ -165,69 +229,157 @@ pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
         .with_context(|| format!("reading workspace metadata of {}", manifest.display()))?;
     let root = meta.workspace_root.clone().into_std_path_buf();
     let root_manifest = root.join("Cargo.toml");
-    let ws_deps = manifest::workspace_dependencies(&root_manifest)?;
-    let mut ws = Workspace {
-        root,
-        root_manifest,
-        ..Workspace::default()
-    };
     let mut members = meta.workspace_packages();
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    ws.member_manifests = members
+    let mut ws = Workspace {
+        root: root.clone(),
+        root_manifest: root_manifest.clone(),
+        ..Workspace::default()
+    };
+    let parse = |path: &Path| -> anyhow::Result<DocumentMut> {
+        let src =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        src.parse()
+            .with_context(|| format!("parsing {}", path.display()))
+    };
+    let root_doc = parse(&root_manifest)?;
+    let mut docs = Vec::with_capacity(members.len());
+    for p in &members {
+        docs.push(parse(p.manifest_path.as_std_path())?);
+    }
+    let named: Vec<(String, PathBuf)> = members
         .iter()
-        .map(|p| p.manifest_path.clone().into_std_path_buf())
-        .collect();
-    let publishable: Vec<_> = members
-        .into_iter()
-        .filter(|p| {
-            let unpublished = matches!(&p.publish, Some(registries) if registries.is_empty());
-            if unpublished {
-                ws.excluded
-                    .push((p.name.to_string(), "publish = false".to_owned()));
-            }
-            !unpublished
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.manifest_path.clone().into_std_path_buf(),
+            )
         })
         .collect();
-    ws.crates = publishable
-        .iter()
-        .map(|p| Crate {
-            name: p.name.to_string(),
-            version: p.version.clone(),
-            manifest: p.manifest_path.clone().into_std_path_buf(),
-        })
-        .collect();
-    for (dependent, p) in publishable.iter().enumerate() {
-        let raw = manifest::entries(p.manifest_path.as_std_path(), &ws_deps)?;
-        for d in &p.dependencies {
-            let Some(dependency) = ws.index(&d.name) else {
-                continue;
-            };
-            // A registry dependency that shares a member's name is not the member.
-            if d.path.is_none() && d.source.is_some() {
-                continue;
-            }
-            let kind = match d.kind {
-                DependencyKind::Development => Kind::Dev,
-                DependencyKind::Build => Kind::Build,
-                _ => Kind::Normal,
-            };
-            let entry = raw
-                .get(&(kind, d.name.clone()))
-                .copied()
-                .unwrap_or_default();
-            if kind == Kind::Dev && !entry.versioned {
-                continue; // stripped on publish: no ordering constraint
-            }
-            let dep = Dep {
-                dependent,
-                dependency,
-                req: d.req.clone(),
-                public: entry.public,
-            };
-            if !ws.deps.contains(&dep) {
-                ws.deps.push(dep);
-            }
+    let resolver = Resolver::new(&root, &root_doc, &named);
+    ws.members = named;
+    // name -> (why it cannot be published, where it may be published)
+    let mut status: HashMap<String, (Option<&'static str>, Option<Vec<String>>)> = HashMap::new();
+    for (p, doc) in members.iter().zip(&docs) {
+        let why = unpublishable(p, doc);
+        status.insert(p.name.to_string(), (why, p.publish.clone()));
+        match why {
+            Some(why) => ws.excluded.push((p.name.to_string(), why.to_owned())),
+            None => ws.crates.push(Crate {
+                name: p.name.to_string(),
+                version: p.version.clone(),
+                manifest: p.manifest_path.clone().into_std_path_buf(),
+                publish: p.publish.clone(),
+                inherits_version: doc
+                    .get("package")
+                    .and_then(|p| p.get("version"))
+                    .and_then(|v| v.get("workspace"))
+                    .and_then(Item::as_bool)
+                    == Some(true),
+            }),
         }
+    }
+    let index: HashMap<String, usize> = ws
+        .crates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect();
+    let mut problems: Vec<String> = Vec::new();
+    let mut seen: HashMap<(usize, usize, String), usize> = HashMap::new();
+    for (p, mut doc) in members.iter().zip(docs) {
+        let Some(&dependent) = index.get(p.name.as_str()) else {
+            continue;
+        };
+        let name = p.name.to_string();
+        let dir = p
+            .manifest_path
+            .parent()
+            .map_or(root.clone(), |d| d.as_std_path().to_owned());
+        let publish = ws.crates[dependent].publish.clone();
+        for_each_table(&mut doc, |scope, table| {
+            let Scope::Package(kind) = scope else {
+                return Ok(());
+            };
+            for (key, item) in table.iter() {
+                let Some(spec) = Spec::of(item) else { continue };
+                let r = resolver.resolve(&dir, scope, key, &spec);
+                let Some(version) = &r.version else {
+                    if kind == Kind::Dev {
+                        continue; // stripped on publish: no ordering constraint
+                    }
+                    if r.by_path {
+                        problems.push(format!(
+                            "{name}: path dependency `{key}` in [{}] has no `version`, so cargo cannot package {name}; add the version it needs",
+                            kind.table()
+                        ));
+                    }
+                    continue;
+                };
+                let Target::Member(member) = &r.target else {
+                    continue;
+                };
+                let (why, allowed) = &status[member];
+                let via = if kind == Kind::Dev {
+                    " (a versioned dev-dependency; drop its `version` to have cargo strip it on publish)"
+                } else {
+                    ""
+                };
+                if let Some(why) = why {
+                    problems.push(format!(
+                        "{name} depends on {member} in [{}], but {member} {why}: {name} cannot be published{via}",
+                        kind.table()
+                    ));
+                    continue;
+                }
+                if let Some(reg) = destinations(&publish).iter().find(|r| !allows(allowed, r)) {
+                    problems.push(format!(
+                        "{name} is published to `{reg}`, but its dependency {member} may only go to {}{via}",
+                        allowed.as_deref().unwrap_or_default().iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                    continue;
+                }
+                let req: VersionReq = match version.parse() {
+                    Ok(req) => req,
+                    Err(e) => {
+                        problems.push(format!(
+                            "{name}: requirement `{version}` on {member} is not a version requirement: {e}"
+                        ));
+                        continue;
+                    }
+                };
+                let dependency = index[member.as_str()];
+                match seen.entry((dependent, dependency, req.to_string())) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        let d = &mut ws.deps[*e.get()];
+                        d.public |= r.public;
+                        if d.kind == Kind::Dev {
+                            d.kind = kind;
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(ws.deps.len());
+                        ws.deps.push(Dep {
+                            dependent,
+                            dependency,
+                            req,
+                            public: r.public,
+                            kind,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        problems.dedup();
+        bail!(
+            "{} cannot be released as it is:\n  {}",
+            root_manifest.display(),
+            problems.join("\n  ")
+        );
     }
     ws.check_acyclic()?;
     Ok(ws)
