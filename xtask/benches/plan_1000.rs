@@ -1,9 +1,13 @@
-//! How long planning a 1000-crate workspace takes (target: under 1 s).
+//! How long planning a 1000-crate workspace takes.
 //!
 //! `cargo bench -p xtask --bench plan_1000` prints the median of repeated runs
-//! for (a) the plan alone, on an in-memory graph, and (b) the whole command
-//! path — `cargo metadata` on a generated 1000-member workspace on disk, the raw
-//! manifests, and the plan.
+//! for (a) the plan alone, on an in-memory graph, (b) the whole library path —
+//! `cargo metadata` on a generated 1000-member workspace on disk, the raw
+//! manifests, and the plan — and (c) a dense shape (1000 crates, ~60,000
+//! edges) through the `cargo xtask` binary as `cargo xtask` builds it (the dev
+//! profile), alternating with `cargo metadata` alone. For (c) the planner's
+//! own time is what `--timings` reports (everything but the `cargo metadata`
+//! child); targets: ≤ 0.5 s, and the whole command ≤ 1.2× `cargo metadata`.
 
 use std::time::{Duration, Instant};
 
@@ -146,6 +150,98 @@ fn main() {
         in_memory.as_secs_f64() * 1e3,
         all_released.as_secs_f64() * 1e3,
         on_disk.as_secs_f64() * 1e3
+    );
+    dense_through_the_command();
+}
+
+/// (c): the dense shape through the dev-profile binary, against `cargo metadata`.
+fn dense_through_the_command() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = std::process::Command::new(&cargo)
+        .args(["build", "--quiet", "--package", "xtask", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .status()
+        .unwrap();
+    assert!(built.success(), "building xtask in the dev profile");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), Into::into);
+    let xtask = target.join("debug/xtask");
+
+    // Crate i depends on each older crate with probability 0.12: ~60,000 edges.
+    let mut rng = Lcg(7);
+    let crates: Vec<(String, String)> = (0..N)
+        .map(|i| (format!("c{i:04}"), format!("0.{}.{}", 1 + i % 7, i % 3)))
+        .collect();
+    let edges: Vec<(usize, usize)> = (1..N)
+        .flat_map(|i| (0..i).map(move |j| (i, j)))
+        .filter(|_| rng.next(100) < 12)
+        .collect();
+    let dir = std::env::temp_dir().join(format!("xtask-bench-dense-{}", std::process::id()));
+    write_workspace(&dir, &crates, &edges);
+    let manifest = dir.join("Cargo.toml");
+    let manifest = manifest.to_str().unwrap();
+
+    let (mut metadata, mut command, mut planner, mut ratios) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "metadata",
+                "--no-deps",
+                "--offline",
+                "--format-version",
+                "1",
+                "--manifest-path",
+                manifest,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let m = t.elapsed();
+        let t = Instant::now();
+        let out = std::process::Command::new(&xtask)
+            .args([
+                "release-plan",
+                "--manifest-path",
+                manifest,
+                "--start",
+                "2027-01-04",
+            ])
+            .args([
+                "--bump",
+                "c0000=minor",
+                "--bump",
+                "c0500=patch",
+                "--timings",
+            ])
+            .output()
+            .unwrap();
+        let c = t.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let own: f64 = err
+            .split("planner ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no planner time in {err}"));
+        metadata.push(m.as_secs_f64());
+        command.push(c.as_secs_f64());
+        planner.push(own);
+        ratios.push(c.as_secs_f64() / m.as_secs_f64());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let (m, ..) = stats(metadata);
+    let (c, ..) = stats(command);
+    let (p, p_lo, p_hi) = stats(planner);
+    let (r, r_lo, r_hi) = stats(ratios);
+    println!("dense: crates={N} edges={}", edges.len());
+    println!(
+        "release_plan_dense cargo_metadata_median_s={m:.3} command_median_s={c:.3} planner_median_s={p:.3} (range {p_lo:.3}-{p_hi:.3}, target 0.5) command_over_metadata={r:.3} (range {r_lo:.3}-{r_hi:.3}, target 1.2)"
     );
 }
 

@@ -17,7 +17,7 @@ use semver::{Version, VersionReq};
 use toml_edit::{DocumentMut, Item, TableLike, Value};
 
 use super::bump::Release;
-use super::deps::{Resolver, Scope, Spec, Target, for_each_table};
+use super::deps::{Resolver, Scope, Spec, Target, tables};
 use super::schedule::Plan;
 use super::workspace::Workspace;
 
@@ -60,15 +60,15 @@ fn raise_in(
     scope: Scope,
     dir: &Path,
     resolver: &Resolver,
-    new: &BTreeMap<&str, &Version>,
+    new: &BTreeMap<usize, &Version>,
 ) -> anyhow::Result<()> {
     for (key, item) in table.iter_mut() {
         let Some(spec) = Spec::of(item) else { continue };
         let r = resolver.resolve(dir, scope, key.get(), &spec);
-        let Target::Member(member) = &r.target else {
+        let Target::Member(member) = r.target else {
             continue;
         };
-        let Some(&to) = new.get(member.as_str()) else {
+        let Some(&to) = new.get(&member) else {
             continue;
         };
         // An inherited entry's requirement lives in [workspace.dependencies].
@@ -191,14 +191,23 @@ pub fn edits(
             .context("[workspace.package] has no version")?;
         set_str(item, &v.to_string());
     }
-    let new: BTreeMap<&str, &Version> = releases
+    // By position in ws.members, as the resolver names members.
+    let new: BTreeMap<usize, &Version> = releases
         .iter()
-        .map(|(_, _, r)| (ws.crates[r.krate].name.as_str(), &r.to))
+        .filter_map(|(_, _, r)| {
+            let name = &ws.crates[r.krate].name;
+            let m = ws.members.iter().position(|(n, _)| n == name)?;
+            Some((m, &r.to))
+        })
         .collect();
     for (path, (_, doc)) in files.iter_mut() {
         let dir = path.parent().unwrap_or(&ws.root).to_owned();
-        for_each_table(doc, |scope, t| raise_in(t, scope, &dir, &resolver, &new))
-            .with_context(|| format!("in {}", path.display()))?;
+        for t in tables(doc) {
+            if let Some(table) = t.get_mut(doc) {
+                raise_in(table, t.scope, &dir, &resolver, &new)
+                    .with_context(|| format!("in {}", path.display()))?;
+            }
+        }
     }
     Ok(files
         .into_iter()

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use toml_edit::{DocumentMut, Item, TableLike};
+use toml_edit::{Item, Table, TableLike};
 
 /// Which dependency table an entry sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,8 +98,8 @@ impl Spec {
 /// Where an entry resolves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The workspace member of this name.
-    Member(String),
+    /// The workspace member at this index of the list given to [`Resolver::new`].
+    Member(usize),
     /// A path dependency outside the workspace's members.
     Path,
     /// A registry or git dependency.
@@ -125,9 +125,9 @@ pub struct Resolved {
 /// and `[patch]` tables.
 pub struct Resolver {
     root: PathBuf,
-    by_dir: HashMap<PathBuf, String>,
+    by_dir: HashMap<PathBuf, usize>,
     workspace_deps: HashMap<String, Spec>,
-    patches: HashMap<(String, String), String>,
+    patches: HashMap<(String, String), usize>,
 }
 
 const CRATES_IO: &str = "crates-io";
@@ -160,18 +160,18 @@ fn normalize(p: &Path) -> PathBuf {
 
 impl Resolver {
     /// `members` are (name, manifest path); `root_doc` is the root manifest.
-    pub fn new(root: &Path, root_doc: &DocumentMut, members: &[(String, PathBuf)]) -> Resolver {
+    pub fn new(root: &Path, root_doc: &Table, members: &[(String, PathBuf)]) -> Resolver {
         let mut r = Resolver {
             root: root.to_owned(),
             by_dir: HashMap::new(),
             workspace_deps: HashMap::new(),
             patches: HashMap::new(),
         };
-        for (name, manifest) in members {
+        for (k, (_, manifest)) in members.iter().enumerate() {
             let dir = manifest.parent().unwrap_or(root);
-            r.by_dir.insert(normalize(dir), name.clone());
+            r.by_dir.insert(normalize(dir), k);
             if let Ok(canon) = dir.canonicalize() {
-                r.by_dir.insert(canon, name.clone());
+                r.by_dir.insert(canon, k);
             }
         }
         if let Some(t) = root_doc
@@ -203,13 +203,13 @@ impl Resolver {
         r
     }
 
-    fn member_at(&self, base: &Path, path: &str) -> Option<String> {
+    fn member_at(&self, base: &Path, path: &str) -> Option<usize> {
         let dir = base.join(path);
-        if let Some(m) = self.by_dir.get(&normalize(&dir)) {
-            return Some(m.clone());
+        if let Some(&m) = self.by_dir.get(&normalize(&dir)) {
+            return Some(m);
         }
         let canon = dir.canonicalize().ok()?;
-        self.by_dir.get(&canon).cloned()
+        self.by_dir.get(&canon).copied()
     }
 
     /// Resolves the entry `key` of a table in `scope` of the manifest in `dir`.
@@ -239,7 +239,7 @@ impl Resolver {
                 .as_deref()
                 .map_or(CRATES_IO.to_owned(), registry_key);
             match self.patches.get(&(registry, package.clone())) {
-                Some(m) => Target::Member(m.clone()),
+                Some(&m) => Target::Member(m),
                 None => Target::Elsewhere,
             }
         };
@@ -253,37 +253,68 @@ impl Resolver {
     }
 }
 
-/// Calls `f` on every dependency table of a manifest: the package's own,
-/// the target-specific ones, and the root's `[workspace.dependencies]`.
-pub fn for_each_table(
-    doc: &mut DocumentMut,
-    mut f: impl FnMut(Scope, &mut dyn TableLike) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+/// Where one dependency table sits in a manifest: its scope and key path
+/// (`["target", "cfg(unix)", "dependencies"]`). The reader and `--apply`
+/// both find tables through [`tables`], so they see the same ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePath {
+    /// The kind of table.
+    pub scope: Scope,
+    keys: Vec<String>,
+}
+
+impl TablePath {
+    /// The table in `doc`.
+    pub fn get<'a>(&self, doc: &'a Table) -> Option<&'a dyn TableLike> {
+        let (last, parents) = self.keys.split_last()?;
+        let mut t: &dyn TableLike = doc;
+        for k in parents {
+            t = t.get(k)?.as_table_like()?;
+        }
+        t.get(last)?.as_table_like()
+    }
+
+    /// The table in `doc`, to edit.
+    pub fn get_mut<'a>(&self, doc: &'a mut Table) -> Option<&'a mut dyn TableLike> {
+        let (last, parents) = self.keys.split_last()?;
+        let mut t: &mut dyn TableLike = doc;
+        for k in parents {
+            t = t.get_mut(k)?.as_table_like_mut()?;
+        }
+        t.get_mut(last)?.as_table_like_mut()
+    }
+}
+
+/// Every dependency table of a manifest: the package's own, the
+/// target-specific ones, and the root's `[workspace.dependencies]`.
+pub fn tables(doc: &Table) -> Vec<TablePath> {
+    let path = |scope, keys: &[&str]| TablePath {
+        scope,
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+    };
+    let mut out = Vec::new();
     for (name, kind) in TABLES {
-        if let Some(t) = doc.get_mut(name).and_then(Item::as_table_like_mut) {
-            f(Scope::Package(kind), t)?;
+        if doc.get(name).is_some_and(|t| t.is_table_like()) {
+            out.push(path(Scope::Package(kind), &[name]));
         }
     }
-    if let Some(targets) = doc.get_mut("target").and_then(Item::as_table_like_mut) {
-        for (_, target) in targets.iter_mut() {
-            let Some(target) = target.as_table_like_mut() else {
-                continue;
-            };
+    if let Some(targets) = doc.get("target").and_then(Item::as_table_like) {
+        for (cfg, target) in targets.iter() {
             for (name, kind) in TABLES {
-                if let Some(t) = target.get_mut(name).and_then(Item::as_table_like_mut) {
-                    f(Scope::Package(kind), t)?;
+                if target.get(name).is_some_and(|t| t.is_table_like()) {
+                    out.push(path(Scope::Package(kind), &["target", cfg, name]));
                 }
             }
         }
     }
-    if let Some(t) = doc
-        .get_mut("workspace")
-        .and_then(|w| w.get_mut("dependencies"))
-        .and_then(Item::as_table_like_mut)
+    if doc
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .is_some_and(|t| t.is_table_like())
     {
-        f(Scope::Workspace, t)?;
+        out.push(path(Scope::Workspace, &["workspace", "dependencies"]));
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -291,7 +322,7 @@ mod tests {
     use super::*;
 
     fn resolver(root: &str) -> Resolver {
-        let doc: DocumentMut = root.parse().unwrap();
+        let doc: toml_edit::DocumentMut = root.parse().unwrap();
         let members = [
             ("log".to_owned(), PathBuf::from("/ws/log/Cargo.toml")),
             (
@@ -303,7 +334,7 @@ mod tests {
     }
 
     fn resolve(r: &Resolver, entry: &str) -> Resolved {
-        let doc: DocumentMut = format!("[dependencies]\n{entry}\n").parse().unwrap();
+        let doc: toml_edit::DocumentMut = format!("[dependencies]\n{entry}\n").parse().unwrap();
         let (key, item) = doc["dependencies"]
             .as_table()
             .unwrap()
@@ -328,16 +359,13 @@ mod tests {
         assert_eq!(member("log = \"0.4\""), Target::Elsewhere);
         assert_eq!(
             member("log = { path = \"../log\", version = \"0.4\" }"),
-            Target::Member("log".into())
+            Target::Member(0)
         );
         assert_eq!(
             member("c = { path = \"../crates/./core\", package = \"core\" }"),
-            Target::Member("core".into())
+            Target::Member(1)
         );
-        assert_eq!(
-            member("core.workspace = true"),
-            Target::Member("core".into())
-        );
+        assert_eq!(member("core.workspace = true"), Target::Member(1));
         assert_eq!(member("serde.workspace = true"), Target::Elsewhere);
         assert_eq!(member("x = { path = \"../../elsewhere\" }"), Target::Path);
         assert_eq!(
@@ -352,10 +380,7 @@ mod tests {
     #[test]
     fn a_patch_redirects_registry_requirements_to_the_member() {
         let r = resolver("[patch.crates-io]\nlog = { path = \"log\" }\n");
-        assert_eq!(
-            resolve(&r, "log = \"0.4\"").target,
-            Target::Member("log".into())
-        );
+        assert_eq!(resolve(&r, "log = \"0.4\"").target, Target::Member(0));
         assert_eq!(
             resolve(&r, "log = { version = \"0.4\", registry = \"other\" }").target,
             Target::Elsewhere

@@ -84,6 +84,9 @@ pub struct Args {
     /// With --apply or --write: print the diff, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print to stderr how long `cargo metadata` and the planner itself took.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 fn parse_bump(s: &str) -> Result<(String, Level), String> {
@@ -101,7 +104,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"),
     };
-    let ws = workspace::load(&manifest)?;
+    let started = std::time::Instant::now();
+    let json = workspace::metadata_output(&manifest)
+        .with_context(|| format!("reading workspace metadata of {}", manifest.display()))?;
+    let metadata_time = started.elapsed();
+    let ws = workspace::from_metadata(workspace::Metadata::parse(&json)?)?;
+    let graph_time = started.elapsed() - metadata_time;
     let cal_path = args
         .calendar
         .clone()
@@ -154,24 +162,49 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         *entry = (*entry).max(level);
     }
 
+    let plan_started = std::time::Instant::now();
     let plan =
         plan(&ws, &cal).with_context(|| format!("planning releases for {}", manifest.display()))?;
+    let plan_time = plan_started.elapsed();
+    let result = act(args, &ws, &cal, &cal_path, &plan);
+    if args.timings {
+        let total = started.elapsed();
+        eprintln!(
+            "timings: cargo metadata {:.3} s; planner {:.3} s (manifests and graph {:.3} s, plan {:.3} s, the rest {:.3} s)",
+            metadata_time.as_secs_f64(),
+            (total - metadata_time).as_secs_f64(),
+            graph_time.as_secs_f64(),
+            plan_time.as_secs_f64(),
+            (total - metadata_time - graph_time - plan_time).as_secs_f64(),
+        );
+    }
+    result
+}
+
+/// Prints the plan or acts on it, as the arguments ask.
+fn act(
+    args: &Args,
+    ws: &workspace::Workspace,
+    cal: &Calendar,
+    cal_path: &std::path::Path,
+    plan: &schedule::Plan,
+) -> anyhow::Result<()> {
     if args.check {
-        return schedule_file::check(&cal, &plan, &ws, &cal_path);
+        return schedule_file::check(cal, plan, ws, cal_path);
     }
     if let Some(path) = &args.gantt {
-        std::fs::write(path, gantt::svg(&plan, &ws))
+        std::fs::write(path, gantt::svg(plan, ws))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.write {
-        schedule_file::write(&cal_path, &cal, &plan, &ws, args.dry_run)?;
+        schedule_file::write(cal_path, cal, plan, ws, args.dry_run)?;
     }
     if args.apply {
-        let calendar = cal_path.exists().then_some(cal_path.as_path());
-        apply::apply(&ws, &plan, args.week, args.dry_run, calendar)?;
+        let calendar = cal_path.exists().then_some(cal_path);
+        apply::apply(ws, plan, args.week, args.dry_run, calendar)?;
     }
     if !args.write && !args.apply {
-        out(render::render(&plan, &ws, args.format))?;
+        out(render::render(plan, ws, args.format))?;
     }
     Ok(())
 }

@@ -82,7 +82,7 @@ pub fn json(plan: &Plan, ws: &Workspace) -> Value {
         "lower_bound": plan.lower_bound,
         "slots_used": plan.slots_used,
         "optimal": plan.optimal(),
-        "edges": plan.edges,
+        "edges": ws.edge_names(),
         "blackouts": plan.blackouts.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "excluded": excluded,
     })

@@ -42,8 +42,6 @@ pub struct Plan {
     pub lower_bound: usize,
     /// Working slots this plan uses (up to its last release).
     pub slots_used: usize,
-    /// Every dependency edge, dependent → dependency, by name.
-    pub edges: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -402,7 +400,6 @@ fn schedule_with(
         blackouts,
         lower_bound,
         slots_used,
-        edges: edges(ws),
     })
 }
 
@@ -460,86 +457,88 @@ fn coffman_graham(
     preds: &BTreeMap<usize, BTreeSet<usize>>,
     succs: &BTreeMap<usize, BTreeSet<usize>>,
 ) -> BTreeMap<usize, usize> {
-    // Dense positions and bitsets of every transitive dependency.
+    // Dense positions; `below[k]`: bitset of every transitive dependency of k.
     let units: Vec<usize> = set.iter().copied().collect();
     let pos: BTreeMap<usize, usize> = units.iter().enumerate().map(|(k, &u)| (u, k)).collect();
-    let words = units.len().div_ceil(64);
-    let mut below: Vec<Option<Vec<u64>>> = vec![None; units.len()];
-    fn reach(
-        k: usize,
-        units: &[usize],
-        pos: &BTreeMap<usize, usize>,
-        preds: &BTreeMap<usize, BTreeSet<usize>>,
-        below: &mut Vec<Option<Vec<u64>>>,
-        words: usize,
-    ) {
-        if below[k].is_some() {
-            return;
-        }
-        let mut all = vec![0u64; words];
-        for p in &preds[&units[k]] {
-            let pk = pos[p];
-            reach(pk, units, pos, preds, below, words);
-            all[pk / 64] |= 1 << (pk % 64);
-            for (a, b) in all.iter_mut().zip(below[pk].as_ref().expect("just filled")) {
-                *a |= b;
+    let dense = |m: &BTreeMap<usize, BTreeSet<usize>>| -> Vec<Vec<usize>> {
+        units
+            .iter()
+            .map(|u| m[u].iter().map(|v| pos[v]).collect())
+            .collect()
+    };
+    let (preds, succs) = (dense(preds), dense(succs));
+    let n = units.len();
+    let words = n.div_ceil(64);
+    let mut below = vec![0u64; n * words];
+    let mut order: Vec<usize> = Vec::with_capacity(n); // dependencies first
+    let mut left: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut stack: Vec<usize> = (0..n).filter(|&k| left[k] == 0).collect();
+    while let Some(k) = stack.pop() {
+        order.push(k);
+        for &d in &succs[k] {
+            left[d] -= 1;
+            if left[d] == 0 {
+                stack.push(d);
             }
         }
-        below[k] = Some(all);
     }
-    for k in 0..units.len() {
-        reach(k, &units, &pos, preds, &mut below, words);
+    for &k in &order {
+        for &p in &preds[k] {
+            below[k * words + p / 64] |= 1 << (p % 64);
+            for w in 0..words {
+                below[k * words + w] |= below[p * words + w];
+            }
+        }
     }
-    let below: Vec<Vec<u64>> = below.into_iter().map(Option::unwrap_or_default).collect();
-    let has = |q: usize, i: usize| {
-        let (q, i) = (pos[&q], pos[&i]);
-        below[q][i / 64] >> (i % 64) & 1 == 1
-    };
-    // Reduced dependents: drop d -> i when i is also reachable through another dependency of d.
-    let reduced: BTreeMap<usize, Vec<usize>> = units
-        .iter()
-        .map(|&i| {
-            let direct = succs[&i]
-                .iter()
-                .copied()
-                .filter(|d| !preds[d].iter().any(|&q| q != i && has(q, i)));
-            (i, direct.collect())
-        })
-        .collect();
-    let mut reduced_preds: BTreeMap<usize, Vec<usize>> =
-        units.iter().map(|&u| (u, Vec::new())).collect();
-    for (&i, ds) in &reduced {
-        for d in ds {
-            reduced_preds.get_mut(d).unwrap().push(i);
+    // Reduced dependents: drop d -> i when i is also reachable through another
+    // dependency of d. As no unit is below itself, that is: i is below some
+    // dependency of d.
+    let mut reduced: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut union = vec![0u64; words];
+    for (d, ps) in preds.iter().enumerate() {
+        union.fill(0);
+        for &q in ps {
+            for (u, b) in union.iter_mut().zip(&below[q * words..(q + 1) * words]) {
+                *u |= b;
+            }
+        }
+        for &i in ps {
+            if union[i / 64] >> (i % 64) & 1 == 0 {
+                reduced[i].push(d);
+            }
+        }
+    }
+    let mut reduced_preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in reduced.iter().enumerate() {
+        for &d in ds {
+            reduced_preds[d].push(i);
         }
     }
     // A unit's key is fixed once its dependents are labelled: a priority queue.
-    let mut label: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut unlabelled: BTreeMap<usize, usize> =
-        reduced.iter().map(|(&i, d)| (i, d.len())).collect();
-    let key = |i: usize, label: &BTreeMap<usize, usize>| {
-        let mut ls: Vec<usize> = reduced[&i].iter().map(|d| label[d]).collect();
+    let mut label = vec![0usize; n];
+    let mut unlabelled: Vec<usize> = reduced.iter().map(Vec::len).collect();
+    let key = |k: usize, label: &[usize]| {
+        let mut ls: Vec<usize> = reduced[k].iter().map(|&d| label[d]).collect();
         ls.sort_unstable_by(|a, b| b.cmp(a));
-        (ls, std::cmp::Reverse(i))
+        (ls, std::cmp::Reverse(units[k]))
     };
-    let mut queue: BTreeSet<(Vec<usize>, std::cmp::Reverse<usize>)> = units
-        .iter()
-        .filter(|u| unlabelled[u] == 0)
-        .map(|&u| key(u, &label))
+    let mut queue: BTreeSet<(Vec<usize>, std::cmp::Reverse<usize>)> = (0..n)
+        .filter(|&k| unlabelled[k] == 0)
+        .map(|k| key(k, &label))
         .collect();
     let mut next = 1;
-    while let Some((_, std::cmp::Reverse(pick))) = queue.pop_first() {
-        label.insert(pick, next);
+    while let Some((_, std::cmp::Reverse(unit))) = queue.pop_first() {
+        let k = pos[&unit];
+        label[k] = next;
         next += 1;
-        for &p in &reduced_preds[&pick] {
-            let left = unlabelled.get_mut(&p).unwrap();
-            *left -= 1;
-            if *left == 0 {
+        for &p in &reduced_preds[k] {
+            unlabelled[p] -= 1;
+            if unlabelled[p] == 0 {
                 queue.insert(key(p, &label));
             }
         }
     }
-    label
+    units.iter().zip(label).map(|(&u, l)| (u, l)).collect()
 }
 
 /// Evens out the load per slot without lengthening the plan: a unit moves
@@ -617,20 +616,6 @@ fn fill(
     }
     level.insert(u, lv);
     deadline.insert(u, dl);
-}
-
-fn edges(ws: &Workspace) -> Vec<(String, String)> {
-    let set: BTreeSet<(String, String)> = ws
-        .deps
-        .iter()
-        .map(|d| {
-            (
-                ws.crates[d.dependent].name.clone(),
-                ws.crates[d.dependency].name.clone(),
-            )
-        })
-        .collect();
-    set.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
-use cargo_metadata::MetadataCommand;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::{Version, VersionReq};
-use toml_edit::{DocumentMut, Item};
+use serde::Deserialize;
+use toml_edit::Item;
 
 pub use super::deps::Kind;
-use super::deps::{Resolver, Scope, Spec, Target, for_each_table};
+use super::deps::{Resolver, Scope, Spec, Target, tables};
 
 /// A publishable workspace member.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,12 +119,36 @@ impl Workspace {
 
     /// The graph with an edge dependent → dependency per dependency.
     pub fn graph(&self) -> DiGraph<usize, ()> {
-        let mut g = DiGraph::new();
+        let mut g = DiGraph::with_capacity(self.crates.len(), self.deps.len());
         let nodes: Vec<NodeIndex> = (0..self.crates.len()).map(|i| g.add_node(i)).collect();
-        for d in &self.deps {
-            g.update_edge(nodes[d.dependent], nodes[d.dependency], ());
+        let mut pairs: Vec<(usize, usize)> = self
+            .deps
+            .iter()
+            .map(|d| (d.dependent, d.dependency))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (a, b) in pairs {
+            g.add_edge(nodes[a], nodes[b], ());
         }
         g
+    }
+
+    /// Every dependency edge, dependent → dependency, by name, sorted.
+    pub fn edge_names(&self) -> Vec<(String, String)> {
+        let set: std::collections::BTreeSet<(&str, &str)> = self
+            .deps
+            .iter()
+            .map(|d| {
+                (
+                    self.crates[d.dependent].name.as_str(),
+                    self.crates[d.dependency].name.as_str(),
+                )
+            })
+            .collect();
+        set.into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
     }
 
     /// Fails with the cycle spelled out as a path if the graph has one.
@@ -190,8 +214,64 @@ fn cycle_path(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
     vec![start, start]
 }
 
+/// The part of `cargo metadata --no-deps` the planner reads. Dependencies are
+/// read from the raw manifests instead (they say where each one points), so
+/// their JSON — most of the output on a large workspace — is skipped unparsed.
+#[derive(Debug, Deserialize)]
+pub struct Metadata {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+    workspace_root: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct Package {
+    name: String,
+    version: Version,
+    id: String,
+    manifest_path: PathBuf,
+    publish: Option<Vec<String>>,
+}
+
+/// Runs `cargo metadata --no-deps --offline` on `manifest` and parses the part
+/// the planner reads.
+pub fn metadata(manifest: &Path) -> anyhow::Result<Metadata> {
+    Metadata::parse(&metadata_output(manifest)?)
+}
+
+impl Metadata {
+    /// Parses `cargo metadata --format-version 1` output.
+    pub fn parse(json: &[u8]) -> anyhow::Result<Metadata> {
+        serde_json::from_slice(json).context("reading cargo metadata's output")
+    }
+}
+
+/// The output of `cargo metadata --no-deps --offline` on `manifest`.
+pub fn metadata_output(manifest: &Path) -> anyhow::Result<Vec<u8>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
 /// Why cargo cannot publish a member, if it cannot.
-fn unpublishable(p: &cargo_metadata::Package, doc: &DocumentMut) -> Option<&'static str> {
+fn unpublishable(p: &Package, doc: &Manifest) -> Option<&'static str> {
     let has_version = doc.get("package").and_then(|p| p.get("version")).is_some();
     if !has_version {
         Some("has no `version` (cargo does not publish it)")
@@ -216,59 +296,178 @@ fn destinations(publish: &Option<Vec<String>>) -> Vec<String> {
         .unwrap_or_else(|| vec!["crates-io".to_owned()])
 }
 
-/// Reads a workspace offline with `cargo metadata --no-deps`, plus the raw
-/// manifests for what metadata loses (where each dependency really points,
-/// whether it declares a version, `public`, inherited versions). Every
-/// dependency that `cargo publish` would refuse is reported, all at once.
+/// A manifest, read only: spans into its text rather than owned strings,
+/// which makes a large workspace noticeably quicker to read.
+type Manifest = toml_edit::Document<String>;
+
+fn parse(path: &Path) -> anyhow::Result<Manifest> {
+    let src =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Manifest::parse(src).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// `f` over `items` on all cores, results in order; the first error wins.
+fn parallel_map<T: Send, R: Send>(
+    items: &mut [T],
+    f: impl Fn(&mut T) -> anyhow::Result<R> + Sync,
+) -> anyhow::Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (len, chunk) = (items.len(), items.len().div_ceil(threads).max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|part| {
+                let f = &f;
+                s.spawn(move || part.iter_mut().map(f).collect::<anyhow::Result<Vec<R>>>())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(len);
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a manifest reader panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// What the scan of one manifest needs to know about the workspace.
+struct ScanContext<'a> {
+    resolver: &'a Resolver,
+    members: &'a [&'a Package],
+    /// By member: why it cannot be published, its index among the crates.
+    status: &'a [(Option<&'static str>, Option<usize>)],
+    root: &'a Path,
+}
+
+/// An edge as one manifest writes it, before requirements are parsed.
+struct RawEdge {
+    dependency: usize,
+    kind: Kind,
+    version: String,
+    public: bool,
+}
+
+/// One publishable manifest's edges on members, and what cargo would refuse.
+#[derive(Default)]
+struct Scan {
+    edges: Vec<RawEdge>,
+    problems: Vec<String>,
+}
+
+fn scan(ctx: &ScanContext<'_>, p: &Package, doc: &Manifest) -> anyhow::Result<Scan> {
+    let name = &p.name;
+    let dir = p.manifest_path.parent().unwrap_or(ctx.root);
+    let goes_to = destinations(&p.publish);
+    let mut out = Scan::default();
+    for path in tables(doc) {
+        let Scope::Package(kind) = path.scope else {
+            continue;
+        };
+        let Some(table) = path.get(doc) else { continue };
+        let scope = path.scope;
+        for (key, item) in table.iter() {
+            let Some(spec) = Spec::of(item) else { continue };
+            let r = ctx.resolver.resolve(dir, scope, key, &spec);
+            let Some(version) = r.version else {
+                if kind == Kind::Dev {
+                    continue; // stripped on publish: no ordering constraint
+                }
+                if r.by_path {
+                    out.problems.push(format!(
+                        "{name}: path dependency `{key}` in [{}] has no `version`, so cargo cannot package {name}; add the version it needs",
+                        kind.table()
+                    ));
+                }
+                continue;
+            };
+            let Target::Member(m) = r.target else {
+                continue;
+            };
+            let member = &ctx.members[m].name;
+            let via = if kind == Kind::Dev {
+                " (a versioned dev-dependency; drop its `version` to have cargo strip it on publish)"
+            } else {
+                ""
+            };
+            let (why, member_crate) = ctx.status[m];
+            if let Some(why) = why {
+                out.problems.push(format!(
+                    "{name} depends on {member} in [{}], but {member} {why}: {name} cannot be published{via}",
+                    kind.table()
+                ));
+                continue;
+            }
+            let allowed = &ctx.members[m].publish;
+            if let Some(reg) = goes_to.iter().find(|r| !allows(allowed, r)) {
+                let allowed: Vec<String> =
+                    allowed.iter().flatten().map(|r| format!("`{r}`")).collect();
+                out.problems.push(format!(
+                    "{name} is published to `{reg}`, but its dependency {member} may only go to {}{via}",
+                    allowed.join(", ")
+                ));
+                continue;
+            }
+            out.edges.push(RawEdge {
+                dependency: member_crate.expect("a publishable member has a crate index"),
+                kind,
+                version,
+                public: r.public,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a workspace offline: [`metadata`], then [`from_metadata`].
 pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
-    let meta = MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .other_options(vec!["--offline".to_owned()])
-        .exec()
+    let meta = metadata(manifest)
         .with_context(|| format!("reading workspace metadata of {}", manifest.display()))?;
-    let root = meta.workspace_root.clone().into_std_path_buf();
+    from_metadata(meta)
+}
+
+/// The release graph from cargo's metadata plus the raw manifests, for what
+/// metadata does not say (where each dependency really points, whether it
+/// declares a version, `public`, inherited versions). Every dependency that
+/// `cargo publish` would refuse is reported, all at once.
+pub fn from_metadata(meta: Metadata) -> anyhow::Result<Workspace> {
+    let root = meta.workspace_root.clone();
     let root_manifest = root.join("Cargo.toml");
-    let mut members = meta.workspace_packages();
+    let ids: std::collections::HashSet<&str> =
+        meta.workspace_members.iter().map(String::as_str).collect();
+    let mut members: Vec<&Package> = meta
+        .packages
+        .iter()
+        .filter(|p| ids.contains(p.id.as_str()))
+        .collect();
     members.sort_by(|a, b| a.name.cmp(&b.name));
     let mut ws = Workspace {
         root: root.clone(),
         root_manifest: root_manifest.clone(),
         ..Workspace::default()
     };
-    let parse = |path: &Path| -> anyhow::Result<DocumentMut> {
-        let src =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        src.parse()
-            .with_context(|| format!("parsing {}", path.display()))
-    };
     let root_doc = parse(&root_manifest)?;
-    let mut docs = Vec::with_capacity(members.len());
-    for p in &members {
-        docs.push(parse(p.manifest_path.as_std_path())?);
-    }
+    // Reading and scanning the manifests is most of the planner's time on a
+    // large workspace; each manifest is independent, so they go in parallel.
+    let docs = parallel_map(&mut members.clone(), |p| parse(&p.manifest_path))?;
     let named: Vec<(String, PathBuf)> = members
         .iter()
-        .map(|p| {
-            (
-                p.name.to_string(),
-                p.manifest_path.clone().into_std_path_buf(),
-            )
-        })
+        .map(|p| (p.name.clone(), p.manifest_path.clone()))
         .collect();
     let resolver = Resolver::new(&root, &root_doc, &named);
     ws.members = named;
-    // name -> (why it cannot be published, where it may be published)
-    let mut status: HashMap<String, (Option<&'static str>, Option<Vec<String>>)> = HashMap::new();
+    // By member: (why it cannot be published, its index among the crates).
+    let mut status: Vec<(Option<&'static str>, Option<usize>)> = Vec::with_capacity(members.len());
     for (p, doc) in members.iter().zip(&docs) {
         let why = unpublishable(p, doc);
-        status.insert(p.name.to_string(), (why, p.publish.clone()));
+        status.push((why, why.is_none().then_some(ws.crates.len())));
         match why {
             Some(why) => ws.excluded.push((p.name.to_string(), why.to_owned())),
             None => ws.crates.push(Crate {
                 name: p.name.to_string(),
                 version: p.version.clone(),
-                manifest: p.manifest_path.clone().into_std_path_buf(),
+                manifest: p.manifest_path.clone(),
                 publish: p.publish.clone(),
                 inherits_version: doc
                     .get("package")
@@ -279,98 +478,67 @@ pub fn load(manifest: &Path) -> anyhow::Result<Workspace> {
             }),
         }
     }
-    let index: HashMap<String, usize> = ws
-        .crates
+    // Each job owns its manifest, so the worker also frees it.
+    let mut jobs: Vec<(usize, &Package, Option<Manifest>)> = members
         .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.clone(), i))
+        .zip(docs)
+        .zip(&status)
+        .filter_map(|((p, doc), &(_, i))| Some((i?, *p, Some(doc))))
         .collect();
+    let ctx = ScanContext {
+        resolver: &resolver,
+        members: &members,
+        status: &status,
+        root: &root,
+    };
+    let scans = parallel_map(&mut jobs, |(_, p, doc)| match doc.take() {
+        Some(doc) => scan(&ctx, p, &doc),
+        None => Ok(Scan::default()),
+    })?;
     let mut problems: Vec<String> = Vec::new();
-    let mut seen: HashMap<(usize, usize, String), usize> = HashMap::new();
-    for (p, mut doc) in members.iter().zip(docs) {
-        let Some(&dependent) = index.get(p.name.as_str()) else {
-            continue;
-        };
-        let name = p.name.to_string();
-        let dir = p
-            .manifest_path
-            .parent()
-            .map_or(root.clone(), |d| d.as_std_path().to_owned());
-        let publish = ws.crates[dependent].publish.clone();
-        for_each_table(&mut doc, |scope, table| {
-            let Scope::Package(kind) = scope else {
-                return Ok(());
-            };
-            for (key, item) in table.iter() {
-                let Some(spec) = Spec::of(item) else { continue };
-                let r = resolver.resolve(&dir, scope, key, &spec);
-                let Some(version) = &r.version else {
-                    if kind == Kind::Dev {
-                        continue; // stripped on publish: no ordering constraint
+    // Edges by (dependent, dependency, requirement as written, interned).
+    let mut seen: HashMap<(usize, usize, usize), usize> = HashMap::new();
+    let mut reqs: HashMap<String, (usize, VersionReq)> = HashMap::new();
+    for ((dependent, p, _), scan) in jobs.iter().zip(scans) {
+        problems.extend(scan.problems);
+        for e in scan.edges {
+            let next_id = reqs.len();
+            let (req_id, req) = match reqs.get(&e.version) {
+                Some(known) => known.clone(),
+                None => match e.version.parse::<VersionReq>() {
+                    Ok(req) => {
+                        reqs.insert(e.version.clone(), (next_id, req.clone()));
+                        (next_id, req)
                     }
-                    if r.by_path {
+                    Err(err) => {
                         problems.push(format!(
-                            "{name}: path dependency `{key}` in [{}] has no `version`, so cargo cannot package {name}; add the version it needs",
-                            kind.table()
-                        ));
-                    }
-                    continue;
-                };
-                let Target::Member(member) = &r.target else {
-                    continue;
-                };
-                let (why, allowed) = &status[member];
-                let via = if kind == Kind::Dev {
-                    " (a versioned dev-dependency; drop its `version` to have cargo strip it on publish)"
-                } else {
-                    ""
-                };
-                if let Some(why) = why {
-                    problems.push(format!(
-                        "{name} depends on {member} in [{}], but {member} {why}: {name} cannot be published{via}",
-                        kind.table()
-                    ));
-                    continue;
-                }
-                if let Some(reg) = destinations(&publish).iter().find(|r| !allows(allowed, r)) {
-                    problems.push(format!(
-                        "{name} is published to `{reg}`, but its dependency {member} may only go to {}{via}",
-                        allowed.as_deref().unwrap_or_default().iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
-                    ));
-                    continue;
-                }
-                let req: VersionReq = match version.parse() {
-                    Ok(req) => req,
-                    Err(e) => {
-                        problems.push(format!(
-                            "{name}: requirement `{version}` on {member} is not a version requirement: {e}"
+                            "{}: requirement `{}` on {} is not a version requirement: {err}",
+                            p.name, e.version, ws.crates[e.dependency].name
                         ));
                         continue;
                     }
-                };
-                let dependency = index[member.as_str()];
-                match seen.entry((dependent, dependency, req.to_string())) {
-                    std::collections::hash_map::Entry::Occupied(e) => {
-                        let d = &mut ws.deps[*e.get()];
-                        d.public |= r.public;
-                        if d.kind == Kind::Dev {
-                            d.kind = kind;
-                        }
-                    }
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(ws.deps.len());
-                        ws.deps.push(Dep {
-                            dependent,
-                            dependency,
-                            req,
-                            public: r.public,
-                            kind,
-                        });
+                },
+            };
+            match seen.entry((*dependent, e.dependency, req_id)) {
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let d = &mut ws.deps[*o.get()];
+                    d.public |= e.public;
+                    if d.kind == Kind::Dev {
+                        d.kind = e.kind;
                     }
                 }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(ws.deps.len());
+                    ws.deps.push(Dep {
+                        dependent: *dependent,
+                        dependency: e.dependency,
+                        req,
+                        public: e.public,
+                        kind: e.kind,
+                    });
+                }
             }
-            Ok(())
-        })?;
+        }
     }
     if !problems.is_empty() {
         problems.sort();
