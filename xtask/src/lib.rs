@@ -3,6 +3,9 @@
 //!
 //! - [`release_plan`]: a leveled, week-by-week release calendar for any Cargo
 //!   workspace.
+//! - [`release`]: carrying one week of that calendar out (publish, tag).
 #![forbid(unsafe_code)]
 
+pub mod process;
+pub mod release;
 pub mod release_plan;

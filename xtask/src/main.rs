@@ -3,6 +3,7 @@
 //! Commands:
 //! - `release-plan`: a leveled, week-by-week release calendar for a Cargo
 //!   workspace (see [`release_plan`]).
+//! - `release`: carry one week of the calendar out (see [`xtask::release`]).
 //!
 //! Exit codes: 0 success, 1 an error (printed once with its causes), 2 bad usage.
 
@@ -25,12 +26,15 @@ struct Cli {
 enum Command {
     /// Plan leveled releases: which crates, at which versions, in which week.
     ReleasePlan(release_plan::Args),
+    /// Carry one week of the calendar out: apply, commit, publish in order, tag.
+    Release(xtask::release::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::ReleasePlan(args) => release_plan::run(&args),
+        Command::Release(args) => xtask::release::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use super::bump::Release;
 use super::deps::{Resolver, Scope, Spec, Target, tables};
 use super::schedule::Plan;
 use super::workspace::Workspace;
+use crate::process;
 
 /// A requirement raised to admit `new`, keeping its operator and precision.
 pub fn raise(req: &str, new: &Version) -> anyhow::Result<String> {
@@ -251,19 +252,24 @@ pub fn apply(
         .map(|(p, (_, new))| (p.clone(), new.clone()))
         .collect();
     write_all(&files)?;
-    if let Some(old_lock) = old_lock
+    if let Some(old_lock) = &old_lock
         && let Err(e) = update_lock(ws)
     {
         let mut undo: Vec<(PathBuf, String)> = edits
             .iter()
             .map(|(p, (old, _))| (p.clone(), old.clone()))
             .collect();
-        undo.push((lock, old_lock));
+        undo.push((lock, old_lock.clone()));
         write_all(&undo).context("restoring the files after Cargo.lock could not be updated")?;
         return Err(e.context("updating Cargo.lock (every file is as it was)"));
     }
     for (path, _) in &files {
         super::out(format_args!("updated {}\n", path.display()))?;
+    }
+    if let Some(old) = old_lock
+        && std::fs::read_to_string(&lock).is_ok_and(|now| now != old)
+    {
+        super::out(format_args!("updated {}\n", lock.display()))?;
     }
     Ok(())
 }
@@ -271,24 +277,18 @@ pub fn apply(
 /// `cargo update --workspace --offline`: the lock file's entries for the
 /// members take their new versions; nothing else moves.
 fn update_lock(ws: &Workspace) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "update",
-            "--workspace",
-            "--offline",
-            "--quiet",
-            "--manifest-path",
-        ])
-        .arg(&ws.root_manifest)
-        .output()
-        .context("running cargo update")?;
-    if !out.status.success() {
-        bail!(
-            "cargo update --workspace --offline failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    process::checked(
+        process::cargo()
+            .current_dir(&ws.root)
+            .args([
+                "update",
+                "--workspace",
+                "--offline",
+                "--quiet",
+                "--manifest-path",
+            ])
+            .arg(&ws.root_manifest),
+    )?;
     Ok(())
 }
 

@@ -8,20 +8,15 @@
 //! patch before; `fix` and `perf` are patches; other types suggest nothing.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 
 use super::bump::{Level, breaking_level};
 use super::workspace::Workspace;
+use crate::process;
 
 fn git(root: &Path, args: &[&str]) -> anyhow::Result<(bool, String)> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .context("running git")?;
+    let out = process::output(process::git(root).args(args))?;
     Ok((
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

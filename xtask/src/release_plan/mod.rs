@@ -31,7 +31,7 @@ use calendar::Calendar;
 /// Writes to stdout, returning the error (a closed pipe, as in
 /// `cargo xtask release-plan | head`, ends the command quietly) instead of
 /// panicking as `print!` does.
-pub(crate) fn out(text: impl std::fmt::Display) -> std::io::Result<()> {
+pub fn out(text: impl std::fmt::Display) -> std::io::Result<()> {
     use std::io::Write;
     write!(std::io::stdout().lock(), "{text}")
 }
@@ -98,12 +98,17 @@ fn parse_bump(s: &str) -> Result<(String, Level), String> {
     Ok((name.to_owned(), level))
 }
 
+/// `path`, or this workspace's root manifest.
+pub fn default_manifest(path: Option<&std::path::Path>) -> PathBuf {
+    path.map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"),
+        ToOwned::to_owned,
+    )
+}
+
 /// Runs the command: load, plan, then print or act.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let manifest = match &args.manifest_path {
-        Some(p) => p.clone(),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"),
-    };
+    let manifest = default_manifest(args.manifest_path.as_deref());
     let started = std::time::Instant::now();
     let json = workspace::metadata_output(&manifest)
         .with_context(|| format!("reading workspace metadata of {}", manifest.display()))?;

@@ -33,14 +33,10 @@ pub fn entries(plan: &Plan, ws: &Workspace) -> BTreeMap<String, Scheduled> {
         .collect()
 }
 
-/// Compares the committed schedule with the plan; an error lists every difference.
-pub fn check(cal: &Calendar, plan: &Plan, ws: &Workspace, path: &Path) -> anyhow::Result<()> {
-    let Some(committed) = &cal.schedule else {
-        bail!(
-            "{} has no [schedule]; run `cargo xtask release-plan --write`",
-            path.display()
-        );
-    };
+/// Every difference between the committed `[schedule]` and the plan, one
+/// line each; `None` when nothing is committed.
+pub fn differences(cal: &Calendar, plan: &Plan, ws: &Workspace) -> Option<Vec<String>> {
+    let committed = cal.schedule.as_ref()?;
     let computed = entries(plan, ws);
     let mut diffs = Vec::new();
     for name in committed
@@ -65,18 +61,28 @@ pub fn check(cal: &Calendar, plan: &Plan, ws: &Workspace, path: &Path) -> anyhow
             (None, None) => unreachable!("name comes from one of the maps"),
         }
     }
-    if diffs.is_empty() {
-        super::out(format_args!(
-            "{}: [schedule] matches the plan\n",
+    Some(diffs)
+}
+
+/// Compares the committed schedule with the plan; an error lists every difference.
+pub fn check(cal: &Calendar, plan: &Plan, ws: &Workspace, path: &Path) -> anyhow::Result<()> {
+    match differences(cal, plan, ws) {
+        None => bail!(
+            "{} has no [schedule]; run `cargo xtask release-plan --write`",
             path.display()
-        ))?;
-        Ok(())
-    } else {
-        bail!(
+        ),
+        Some(diffs) if diffs.is_empty() => {
+            super::out(format_args!(
+                "{}: [schedule] matches the plan\n",
+                path.display()
+            ))?;
+            Ok(())
+        }
+        Some(diffs) => bail!(
             "{}: [schedule] differs from the plan (run --write):\n  {}",
             path.display(),
             diffs.join("\n  ")
-        )
+        ),
     }
 }
 

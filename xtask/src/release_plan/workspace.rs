@@ -17,6 +17,8 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::{Version, VersionReq};
 use serde::Deserialize;
+
+use crate::process;
 use toml_edit::Item;
 
 pub use super::deps::Kind;
@@ -246,28 +248,22 @@ impl Metadata {
     }
 }
 
-/// The output of `cargo metadata --no-deps --offline` on `manifest`.
+/// The output of `cargo metadata --no-deps --offline` on `manifest`, run in
+/// its directory so that the workspace's own `.cargo/config.toml` applies.
 pub fn metadata_output(manifest: &Path) -> anyhow::Result<Vec<u8>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .output()
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(out.stdout)
+    process::checked(
+        process::cargo()
+            .current_dir(manifest.parent().unwrap_or(Path::new(".")))
+            .args([
+                "metadata",
+                "--no-deps",
+                "--offline",
+                "--format-version",
+                "1",
+            ])
+            .arg("--manifest-path")
+            .arg(manifest),
+    )
 }
 
 /// Why cargo cannot publish a member, if it cannot.
