@@ -9,6 +9,7 @@
 //! own time is what `--timings` reports (everything but the `cargo metadata`
 //! child); targets: ≤ 0.5 s, and the whole command ≤ 1.2× `cargo metadata`.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -184,19 +185,8 @@ fn dense_through_the_command() {
     let (mut metadata, mut command, mut planner, mut ratios) = (vec![], vec![], vec![], vec![]);
     for _ in 0..5 {
         let t = Instant::now();
-        let out = std::process::Command::new(&cargo)
-            .args([
-                "metadata",
-                "--no-deps",
-                "--offline",
-                "--format-version",
-                "1",
-                "--manifest-path",
-                manifest,
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        // The same child the command runs.
+        workspace::metadata_output(Path::new(manifest)).unwrap();
         let m = t.elapsed();
         let t = Instant::now();
         let out = std::process::Command::new(&xtask)

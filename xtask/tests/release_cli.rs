@@ -6,17 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
-}
+use common::git;
 
 fn release(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -66,19 +56,7 @@ fn release_refuses_what_it_cannot_carry_out() {
 
     git(&dir, &["init", "--quiet"]);
     git(&dir, &["add", "."]);
-    git(
-        &dir,
-        &[
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "user.name=t",
-            "commit",
-            "--quiet",
-            "-m",
-            "x",
-        ],
-    );
+    git(&dir, &["commit", "--quiet", "-m", "x"]);
     let (ok, err) = release(&dir, &["--week", "9"]);
     assert!(!ok);
     assert!(
@@ -103,19 +81,7 @@ fn release_refuses_what_it_cannot_carry_out() {
         text.replace("zero = \"patch\"", "zero = \"patch\"\npre = \"patch\""),
     )
     .unwrap();
-    git(
-        &dir,
-        &[
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "user.name=t",
-            "commit",
-            "--quiet",
-            "-am",
-            "y",
-        ],
-    );
+    git(&dir, &["commit", "--quiet", "-am", "y"]);
     let (ok, err) = release(&dir, &["--week", "1"]);
     assert!(!ok);
     assert!(

@@ -245,25 +245,7 @@ fn from_git_reads_conventional_commits_since_the_last_tag() {
         std::fs::create_dir_all(dir.join(f).parent().unwrap()).unwrap();
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(&dir)
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| common::git(&dir, args);
     git(&["init", "-q"]);
     git(&["add", "."]);
     git(&["commit", "-qm", "feat!: first cut"]);

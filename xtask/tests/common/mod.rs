@@ -1,4 +1,5 @@
-//! Helpers shared by the xtask integration tests.
+//! Helpers shared by the xtask integration tests (each test crate uses some).
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -32,4 +33,25 @@ pub fn copy_fixture(name: &str) -> PathBuf {
     }
     copy(fixture(name).parent().unwrap(), &dst);
     dst
+}
+
+/// `git -C dir args…` with a throwaway identity; panics if git fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
 }
