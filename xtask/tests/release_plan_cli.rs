@@ -39,6 +39,27 @@ fn plans_this_workspace_one_crate_a_week() {
 }
 
 #[test]
+fn a_relative_manifest_path_is_read_from_the_current_directory() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(&fixtures)
+        .args([
+            "release-plan",
+            "--manifest-path",
+            "versions/Cargo.toml",
+            "--start",
+            "2027-01-04",
+            "--all",
+            "patch",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("zero"));
+}
+
+#[test]
 fn json_is_the_documented_contract() {
     let (ok, out, _) = xtask(&["release-plan", "--format", "json"]);
     assert!(ok);

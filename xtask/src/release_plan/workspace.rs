@@ -251,9 +251,11 @@ impl Metadata {
 /// The output of `cargo metadata --no-deps --offline` on `manifest`, run in
 /// its directory so that the workspace's own `.cargo/config.toml` applies.
 pub fn metadata_output(manifest: &Path) -> anyhow::Result<Vec<u8>> {
+    let manifest = std::path::absolute(manifest)
+        .with_context(|| format!("resolving {}", manifest.display()))?;
     process::checked(
         process::cargo()
-            .current_dir(manifest.parent().unwrap_or(Path::new(".")))
+            .current_dir(manifest.parent().unwrap_or(Path::new("/")))
             .args([
                 "metadata",
                 "--no-deps",
@@ -262,7 +264,7 @@ pub fn metadata_output(manifest: &Path) -> anyhow::Result<Vec<u8>> {
                 "1",
             ])
             .arg("--manifest-path")
-            .arg(manifest),
+            .arg(&manifest),
     )
 }
 
