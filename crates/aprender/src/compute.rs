@@ -2,71 +2,28 @@
 
 use trueno::Backend;
 use trueno::ops;
-use trueno::simd::gemm::Transpose;
+use trueno::{MatMut, MatRef};
 
 use crate::AprenderError;
 
-/// `C = op(A)·op(B)`, or `C += op(A)·op(B)` with `accumulate`, all row-major;
-/// op(A) is `m × k`, op(B) is `k × n`. CPU backends use trueno's sgemm with
-/// its transposes; the GPU has plain `A·B`, so transposes are made on the host
-/// first (training on the GPU is correct but pays for every upload).
-#[allow(clippy::too_many_arguments)]
+/// `C = A · B` into a contiguous row-major `c`; transposes are in the views
+/// (`MatRef::new(x, n, d).t()` for Xᵀ). CPU backends use trueno's sgemm on
+/// the views as they are; the GPU has plain `A·B`, so transposed operands are
+/// copied out on the host first (training on the GPU is correct but pays for
+/// every upload).
 pub(crate) fn gemm(
     backend: Backend,
-    ta: bool,
-    tb: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    b: &[f32],
+    a: MatRef<'_>,
+    b: MatRef<'_>,
     c: &mut [f32],
-    accumulate: bool,
 ) -> Result<(), AprenderError> {
-    let t = |yes| if yes { Transpose::Yes } else { Transpose::No };
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
     if backend != Backend::Gpu {
-        let lda = if ta { m } else { k };
-        let ldb = if tb { k } else { n };
-        let beta = if accumulate { 1.0 } else { 0.0 };
-        ops::sgemm(
-            backend,
-            t(ta),
-            t(tb),
-            m,
-            n,
-            k,
-            1.0,
-            a,
-            lda,
-            b,
-            ldb,
-            beta,
-            c,
-            n,
-        )?;
+        ops::sgemm(backend, 1.0, a, b, 0.0, MatMut::new(c, m, n))?;
         return Ok(());
     }
-    let a = if ta { transpose(a, k, m) } else { a.to_vec() };
-    let b = if tb { transpose(b, n, k) } else { b.to_vec() };
-    let mut product = vec![0.0; m * n];
-    ops::matmul(backend, &a, &b, &mut product, m, k, n)?;
-    if accumulate {
-        c.iter_mut().zip(&product).for_each(|(c, p)| *c += p);
-    } else {
-        c.copy_from_slice(&product);
-    }
+    ops::matmul(backend, &a.to_vec(), &b.to_vec(), c, m, k, n)?;
     Ok(())
-}
-
-/// The transpose of a row-major `rows × cols` matrix.
-pub(crate) fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0; a.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = a[r * cols + c];
-        }
-    }
-    t
 }
 
 /// Adds `bias` to every row of `z`.

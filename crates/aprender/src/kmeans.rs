@@ -2,7 +2,7 @@
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use rayon::prelude::*;
-use trueno::Backend;
+use trueno::{Backend, MatRef};
 
 use crate::compute::gemm;
 use crate::estimator::model_settings;
@@ -104,18 +104,9 @@ fn assign(
 ) -> Result<(Vec<usize>, Vec<f64>), AprenderError> {
     let (n, d) = (x.rows(), x.cols());
     let mut cross = vec![0.0f32; n * k];
-    gemm(
-        backend,
-        false,
-        true,
-        n,
-        k,
-        d,
-        x.as_slice(),
-        centers,
-        &mut cross,
-        false,
-    )?;
+    // cross = X · Cᵀ
+    let (xv, cv) = (MatRef::new(x.as_slice(), n, d), MatRef::new(centers, k, d));
+    gemm(backend, xv, cv.t(), &mut cross)?;
     let c_norm: Vec<f32> = centers
         .chunks_exact(d)
         .map(|c| c.iter().map(|v| v * v).sum())

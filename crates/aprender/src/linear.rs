@@ -194,18 +194,9 @@ impl Estimator for Ridge {
         // the d×d solve is f64.
         let xc32: Vec<f32> = xc.iter().map(|&v| v as f32).collect();
         let mut gram = vec![0.0f32; d * d];
-        crate::compute::gemm(
-            self.backend,
-            true,
-            false,
-            d,
-            d,
-            n,
-            &xc32,
-            &xc32,
-            &mut gram,
-            false,
-        )?;
+        // gram = Xcᵀ · Xc
+        let xv = trueno::MatRef::new(&xc32, n, d);
+        crate::compute::gemm(self.backend, xv.t(), xv, &mut gram)?;
         let mut a: Vec<f64> = gram.iter().map(|&v| f64::from(v)).collect();
         (0..d).for_each(|i| a[i * d + i] += self.alpha);
         let mut rhs = vec![0.0f64; d];

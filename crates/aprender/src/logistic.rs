@@ -1,6 +1,6 @@
 //! `LogisticRegression`: binary (sigmoid) and multinomial (softmax), L2, L-BFGS.
 
-use trueno::{Backend, ops};
+use trueno::{Backend, MatRef, ops};
 
 use crate::compute::{add_bias, column_sums, gemm};
 use crate::estimator::{argmax_rows, check_classes, model_settings};
@@ -105,18 +105,8 @@ impl LogisticRegression {
 fn logits(backend: Backend, x: &Matrix, w: &[f32], b: &[f32]) -> Result<Vec<f32>, AprenderError> {
     let (n, d, cols) = (x.rows(), x.cols(), b.len());
     let mut z = vec![0.0; n * cols];
-    gemm(
-        backend,
-        false,
-        false,
-        n,
-        cols,
-        d,
-        x.as_slice(),
-        w,
-        &mut z,
-        false,
-    )?;
+    let (xv, wv) = (MatRef::new(x.as_slice(), n, d), MatRef::new(w, d, cols));
+    gemm(backend, xv, wv, &mut z)?;
     add_bias(&mut z, b);
     Ok(z)
 }
@@ -188,18 +178,12 @@ impl Objective<'_> {
             }
         }
         let mut gw = vec![0.0f32; d * cols];
-        gemm(
-            self.backend,
-            true,
-            false,
-            d,
-            cols,
-            n,
-            self.x.as_slice(),
-            &r,
-            &mut gw,
-            false,
-        )?;
+        // gw = Xᵀ · R
+        let (xv, rv) = (
+            MatRef::new(self.x.as_slice(), n, d),
+            MatRef::new(&r, n, cols),
+        );
+        gemm(self.backend, xv.t(), rv, &mut gw)?;
         let mut gb = vec![0.0f32; cols];
         column_sums(&r, cols, &mut gb);
         let inv_n = 1.0 / n as f64;

@@ -2,7 +2,7 @@
 //! scikit-learn's defaults and its convergence and early-stopping rules.
 
 use rand::{Rng, SeedableRng, rngs::SmallRng, seq::SliceRandom};
-use trueno::{Backend, ops};
+use trueno::{Backend, MatRef, ops};
 
 use crate::compute::{add_bias, column_sums, gemm};
 use crate::mlp::{Activation, Output};
@@ -226,9 +226,12 @@ fn batch_gradients(
     acts.push(x.select_rows(rows)?.into_vec());
     for (i, l) in layers.iter().enumerate() {
         let mut z = vec![0.0; b * l.outputs];
-        gemm(
-            backend, false, false, b, l.outputs, l.inputs, &acts[i], &l.weight, &mut z, false,
-        )?;
+        // z = A · W
+        let (av, wv) = (
+            MatRef::new(&acts[i], b, l.inputs),
+            MatRef::new(&l.weight, l.inputs, l.outputs),
+        );
+        gemm(backend, av, wv, &mut z)?;
         add_bias(&mut z, &l.bias);
         let a = if i + 1 < layers.len() {
             let mut a = vec![0.0; z.len()];
@@ -248,9 +251,12 @@ fn batch_gradients(
     let inv_b = 1.0 / b as f32;
     for (i, l) in layers.iter().enumerate().rev() {
         let (gw, gb) = &mut grads[i];
-        gemm(
-            backend, true, false, l.inputs, l.outputs, b, &acts[i], &delta, gw, false,
-        )?;
+        // gW = Aᵀ · Δ
+        let (av, dv) = (
+            MatRef::new(&acts[i], b, l.inputs),
+            MatRef::new(&delta, b, l.outputs),
+        );
+        gemm(backend, av.t(), dv, gw)?;
         gw.iter_mut()
             .zip(&l.weight)
             .for_each(|(g, w)| *g = (*g + alpha * w) * inv_b);
@@ -259,9 +265,9 @@ fn batch_gradients(
         loss += 0.5 * f64::from(alpha) * l.weight.iter().map(|w| f64::from(w * w)).sum::<f64>();
         if i > 0 {
             let mut prev = vec![0.0; b * l.inputs];
-            gemm(
-                backend, false, true, b, l.inputs, l.outputs, &delta, &l.weight, &mut prev, false,
-            )?;
+            // Δ_prev = Δ · Wᵀ
+            let wv = MatRef::new(&l.weight, l.inputs, l.outputs);
+            gemm(backend, dv, wv.t(), &mut prev)?;
             let a = &acts[i];
             match mlp.hidden {
                 Activation::Relu => prev.iter_mut().zip(a).for_each(|(d, &a)| {

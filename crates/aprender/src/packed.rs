@@ -9,7 +9,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed_serial};
-use trueno::{Backend, ops};
+use trueno::{Backend, MatMut, MatRef, ops};
 
 use crate::mlp::{Activation, Output};
 use crate::screen::{Screened, non_finite_rows};
@@ -178,7 +178,12 @@ impl Mlp {
                 next.resize(len, 0.0);
                 &mut next[..len]
             };
-            sgemm_packed_serial(rows, input, layer.inputs, weights, z, layer.outputs, epi);
+            sgemm_packed_serial(
+                MatRef::new(input, rows, layer.inputs),
+                weights,
+                MatMut::new(z, rows, layer.outputs),
+                epi,
+            );
             if i == last {
                 if self.output == Output::Softmax {
                     prev.clear();

@@ -50,20 +50,13 @@ fn sgemm(c: &mut Criterion) {
         g.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bch, &n| {
             bch.iter(|| {
+                let (av, bv) = (gemm::MatRef::new(&a, n, n), gemm::MatRef::new(&b, n, n));
                 gemm::sgemm(
-                    gemm::Transpose::No,
-                    gemm::Transpose::No,
-                    n,
-                    n,
-                    n,
                     1.0,
-                    &a,
-                    n,
-                    &b,
-                    n,
+                    av,
+                    bv,
                     0.0,
-                    black_box(&mut out),
-                    n,
+                    gemm::MatMut::new(black_box(&mut out), n, n),
                 )
             })
         });
@@ -86,12 +79,9 @@ fn dense_layer(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(m), &m, |bch, &m| {
             bch.iter(|| {
                 gemm::sgemm_packed(
-                    m,
-                    &x,
-                    k,
+                    gemm::MatRef::new(&x, m, k),
                     &w,
-                    black_box(&mut out),
-                    n,
+                    gemm::MatMut::new(black_box(&mut out), m, n),
                     gemm::Epilogue::BiasRelu(&bias),
                 )
             })

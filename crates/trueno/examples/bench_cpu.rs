@@ -78,21 +78,8 @@ fn trueno_and_faer(n: usize, threads: usize, samples: usize) -> (f64, f64, f64) 
         Par::rayon(threads)
     };
     let mut ours = || {
-        gemm::sgemm(
-            gemm::Transpose::No,
-            gemm::Transpose::No,
-            n,
-            n,
-            n,
-            1.0,
-            &a,
-            n,
-            &b,
-            n,
-            0.0,
-            &mut c,
-            n,
-        )
+        let (av, bv) = (gemm::MatRef::new(&a, n, n), gemm::MatRef::new(&b, n, n));
+        gemm::sgemm(1.0, av, bv, 0.0, gemm::MatMut::new(&mut c, n, n))
     };
     let mut theirs = || {
         matmul(

@@ -18,6 +18,18 @@ pub enum TruenoError {
         /// Elements the caller passed.
         actual: usize,
     },
+    /// Two operands' dimensions do not chain (`A` is `m × k`, `B` must be `k × n`).
+    #[error("{op}: `{operand}` is {actual}, the other operands need {expected}")]
+    DimensionMismatch {
+        /// The operation that was called.
+        op: &'static str,
+        /// Which dimension of which argument.
+        operand: &'static str,
+        /// What the other operands imply.
+        expected: usize,
+        /// What this operand has.
+        actual: usize,
+    },
     /// A leading dimension (row stride) is shorter than the row it strides over.
     #[error("{op}: leading dimension of `{operand}` is {ld}, smaller than its {cols} columns")]
     LeadingDimension {

@@ -32,3 +32,4 @@ pub mod simd;
 pub use backend::Backend;
 pub use error::TruenoError;
 pub use op::{Op, OpKind};
+pub use simd::gemm::{MatMut, MatRef};

@@ -6,6 +6,7 @@
 //! device-resident work through [`crate::gpu::GpuContext`] instead.
 
 use crate::gpu::{GpuContext, GpuTensor};
+use crate::simd::gemm::{MatMut, MatRef};
 use crate::{Backend, TruenoError, scalar, simd};
 
 fn check(
@@ -272,32 +273,31 @@ pub fn log_softmax_rows(
     Ok(())
 }
 
-/// The full sgemm contract: `C = alpha · op(A) · op(B) + beta · C`, row-major
-/// with leading dimensions; op(A) is `m × k`, op(B) `k × n`. With `beta == 0`
-/// C is not read. CPU backends only (the GPU has `C = A B` through
-/// [`crate::gpu::GpuContext::matmul`]).
-#[allow(clippy::too_many_arguments)]
+/// The full sgemm contract: `C = alpha · A · B + beta · C` over matrix
+/// views (transposes and strides are in the views: `a.t()` for Aᵀ). With
+/// `beta == 0` C is not read. CPU backends only (the GPU has `C = A B`
+/// through [`crate::gpu::GpuContext::matmul`]).
+///
+/// ```
+/// use trueno::{Backend, MatMut, MatRef, ops};
+/// let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
+/// let mut c = [0.0; 4];
+/// // C = Aᵀ B
+/// ops::sgemm(Backend::Simd, 1.0, MatRef::new(&a, 2, 2).t(), MatRef::new(&b, 2, 2), 0.0,
+///            MatMut::new(&mut c, 2, 2)).unwrap();
+/// assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
+/// ```
 pub fn sgemm(
     backend: Backend,
-    ta: crate::simd::gemm::Transpose,
-    tb: crate::simd::gemm::Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
     alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
     beta: f32,
-    c: &mut [f32],
-    ldc: usize,
+    mut c: MatMut<'_>,
 ) -> Result<(), TruenoError> {
-    use crate::simd::gemm::Transpose;
     // A stored operand of `rows` rows of `cols` values at stride `ld` needs
     // (rows − 1)·ld + cols values.
-    let need = |rows: usize,
-                cols: usize,
+    let need = |(rows, cols): (usize, usize),
                 ld: usize,
                 operand: &'static str,
                 have: usize|
@@ -327,11 +327,24 @@ pub fn sgemm(
         }
         Ok(())
     };
-    let (ar, ac) = if ta == Transpose::Yes { (k, m) } else { (m, k) };
-    let (br, bc) = if tb == Transpose::Yes { (n, k) } else { (k, n) };
-    need(ar, ac, lda, "a", a.len())?;
-    need(br, bc, ldb, "b", b.len())?;
-    need(m, n, ldc, "c", c.len())?;
+    let chain = |operand, expected, actual| {
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(TruenoError::DimensionMismatch {
+                op: "sgemm",
+                operand,
+                expected,
+                actual,
+            })
+        }
+    };
+    chain("b (rows)", a.cols(), b.rows())?;
+    chain("c (rows)", a.rows(), c.rows())?;
+    chain("c (cols)", b.cols(), c.cols())?;
+    need(a.stored(), a.ld(), "a", a.data().len())?;
+    need(b.stored(), b.ld(), "b", b.data().len())?;
+    need((c.rows(), c.cols()), c.ld(), "c", c.data().len())?;
     let level = match target(backend)? {
         Target::Scalar => crate::simd::Level::Scalar, // the portable micro-kernel
         Target::Simd => crate::simd::level(),
@@ -341,22 +354,7 @@ pub fn sgemm(
             ));
         }
     };
-    crate::simd::gemm::sgemm_on(
-        level,
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        lda.max(1),
-        b,
-        ldb.max(1),
-        beta,
-        c,
-        ldc.max(1),
-    );
+    crate::simd::gemm::sgemm_on(level, alpha, a, b, beta, c);
     Ok(())
 }
 
@@ -478,113 +476,48 @@ mod tests {
 
     #[test]
     fn sgemm_checks_every_operand_and_backends_agree() {
-        use crate::simd::gemm::Transpose::{No, Yes};
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2×3
         let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]; // 3×2
         let mut c = [0.0; 4];
-        let err = sgemm(
-            Backend::Simd,
-            No,
-            No,
-            2,
-            2,
-            3,
-            1.0,
-            &a,
-            2,
-            &b,
-            2,
-            0.0,
-            &mut c,
-            2,
-        )
-        .unwrap_err();
+        let bv = MatRef::new(&b, 3, 2);
+        let run = |a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>| {
+            sgemm(Backend::Simd, 1.0, a, b, 0.0, c)
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
-            err.to_string(),
+            run(MatRef::strided(&a, 2, 3, 2), bv, MatMut::new(&mut c, 2, 2)),
             "sgemm: leading dimension of `a` is 2, smaller than its 3 columns"
         );
-        let err = sgemm(
-            Backend::Simd,
-            No,
-            No,
-            2,
-            2,
-            3,
-            1.0,
-            &a[..5],
-            3,
-            &b,
-            2,
-            0.0,
-            &mut c,
-            2,
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            run(MatRef::new(&a[..5], 2, 3), bv, MatMut::new(&mut c, 2, 2)),
             "sgemm: operand `a` has 5 elements, the shape needs 6"
         );
-        let err = sgemm(
-            Backend::Simd,
-            No,
-            No,
-            2,
-            2,
-            3,
-            1.0,
-            &a,
-            3,
-            &b,
-            2,
-            0.0,
-            &mut c[..3],
-            2,
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            run(MatRef::new(&a, 2, 3), bv, MatMut::new(&mut c[..3], 2, 2)),
             "sgemm: operand `c` has 3 elements, the shape needs 4"
+        );
+        assert_eq!(
+            run(MatRef::new(&a, 2, 3), bv.t(), MatMut::new(&mut c, 2, 2)),
+            "sgemm: `b (rows)` is 2, the other operands need 3"
+        );
+        assert_eq!(
+            run(MatRef::new(&a, 2, 3), bv, MatMut::new(&mut c, 1, 2)),
+            "sgemm: `c (rows)` is 1, the other operands need 2"
         );
         assert_eq!(c, [0.0; 4], "nothing written on error");
 
-        // C = 2 · Aᵀ(stored 3×2)ᵀ … : use A as stored 3×2 transposed (op(A) = 2×3).
+        // C = 2 · A · B + 0.5 · C with A given as the transpose of its stored 3×2.
         let at = [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]; // Aᵀ stored 3×2
         let mut scalar_c = [1.0, 1.0, 1.0, 1.0];
         let mut simd_c = scalar_c;
-        sgemm(
-            Backend::Scalar,
-            Yes,
-            No,
-            2,
-            2,
-            3,
-            2.0,
-            &at,
-            2,
-            &b,
-            2,
-            0.5,
-            &mut scalar_c,
-            2,
-        )
-        .unwrap();
-        sgemm(
-            Backend::Simd,
-            Yes,
-            No,
-            2,
-            2,
-            3,
-            2.0,
-            &at,
-            2,
-            &b,
-            2,
-            0.5,
-            &mut simd_c,
-            2,
-        )
-        .unwrap();
+        for (backend, c) in [
+            (Backend::Scalar, &mut scalar_c),
+            (Backend::Simd, &mut simd_c),
+        ] {
+            let av = MatRef::new(&at, 3, 2).t();
+            sgemm(backend, 2.0, av, bv, 0.5, MatMut::new(c, 2, 2)).unwrap();
+        }
         // A·B = [[4, 5], [10, 11]] → 2·AB + 0.5 = [[8.5, 10.5], [20.5, 22.5]]
         assert_eq!(scalar_c, [8.5, 10.5, 20.5, 22.5]);
         assert_eq!(simd_c, scalar_c);

@@ -4,7 +4,7 @@
 //! bias and ReLU (with NaN surviving ReLU), and C's padding left untouched.
 
 use proptest::prelude::*;
-use trueno::simd::gemm::{self, Epilogue, PackedMatrix, sgemm_packed};
+use trueno::simd::gemm::{self, Epilogue, MatMut, MatRef, PackedMatrix, sgemm_packed};
 
 fn value(i: usize, salt: u32) -> f32 {
     (((i as u32).wrapping_mul(2654435761) ^ salt) % 17) as f32 / 4.0 - 2.0
@@ -28,14 +28,19 @@ fn check(
     let bias: Vec<f32> = (0..n).map(|i| value(i, salt ^ 0x3333)).collect();
     let c0 = vec![f32::NAN; m * ldc]; // never read
     for level in gemm::levels() {
-        let packed = PackedMatrix::pack_for(level, &b, k, n);
+        let packed = PackedMatrix::pack_for(*level, &b, k, n);
         let mut c = c0.clone();
         let e = match epi {
             0 => Epilogue::None,
             1 => Epilogue::Bias(&bias),
             _ => Epilogue::BiasRelu(&bias),
         };
-        sgemm_packed(m, &a, lda.max(1), &packed, &mut c, ldc.max(1), e);
+        sgemm_packed(
+            MatRef::strided(&a, m, k, lda),
+            &packed,
+            MatMut::strided(&mut c, m, n, ldc),
+            e,
+        );
         for i in 0..m {
             for j in 0..ldc {
                 let got = c[i * ldc + j];
@@ -118,25 +123,18 @@ fn repacking_is_unnecessary_across_calls() {
     let a: Vec<f32> = (0..20 * 50).map(|i| value(i, 2)).collect();
     let mut first = vec![0.0; 20 * 40];
     let mut second = vec![1.0; 20 * 40];
-    sgemm_packed(20, &a, 50, &packed, &mut first, 40, Epilogue::None);
-    sgemm_packed(20, &a, 50, &packed, &mut second, 40, Epilogue::None);
+    let av = MatRef::new(&a, 20, 50);
+    sgemm_packed(av, &packed, MatMut::new(&mut first, 20, 40), Epilogue::None);
+    sgemm_packed(
+        av,
+        &packed,
+        MatMut::new(&mut second, 20, 40),
+        Epilogue::None,
+    );
     assert_eq!(first, second);
     let mut plain = vec![0.0; 20 * 40];
-    gemm::sgemm(
-        gemm::Transpose::No,
-        gemm::Transpose::No,
-        20,
-        40,
-        50,
-        1.0,
-        &a,
-        50,
-        &b,
-        40,
-        0.0,
-        &mut plain,
-        40,
-    );
+    let bv = MatRef::new(&b, 50, 40);
+    gemm::sgemm(1.0, av, bv, 0.0, MatMut::new(&mut plain, 20, 40));
     assert_eq!(
         first, plain,
         "same kernel, same order: bit-identical to sgemm"

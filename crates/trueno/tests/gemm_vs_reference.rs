@@ -5,7 +5,7 @@
 //! columns left untouched.
 
 use proptest::prelude::*;
-use trueno::simd::gemm::{self, Transpose};
+use trueno::simd::gemm::{self, MatMut, MatRef};
 
 fn value(i: usize, salt: u32) -> f32 {
     (((i as u32).wrapping_mul(2654435761) ^ salt) % 17) as f32 / 4.0 - 2.0
@@ -52,8 +52,10 @@ proptest! {
 
         for level in gemm::levels() {
             let mut c = c0.clone();
-            let t = |x: bool| if x { Transpose::Yes } else { Transpose::No };
-            gemm::sgemm_on(level, t(ta), t(tb), m, n, k, alpha, &a, lda.max(1), &b, ldb.max(1), beta, &mut c, ldc.max(1));
+            let av = MatRef::strided(&a, ar, ac, lda);
+            let bv = MatRef::strided(&b, br, bc, ldb);
+            let (av, bv) = (if ta { av.t() } else { av }, if tb { bv.t() } else { bv });
+            gemm::sgemm_on(*level, alpha, av, bv, beta, MatMut::strided(&mut c, m, n, ldc));
             for i in 0..m {
                 for j in 0..ldc {
                     let got = c[i * ldc + j];
@@ -86,7 +88,7 @@ proptest! {
         let b: Vec<f32> = (0..k * ldb).map(|i| value(i, salt ^ 0x5555)).collect();
         let c0: Vec<f32> = (0..m * ldc).map(|i| value(i, salt ^ 0xAAAA)).collect();
         let mut c = c0.clone();
-        gemm::sgemm(Transpose::No, Transpose::No, m, n, k, 1.5, &a, lda.max(1), &b, ldb.max(1), 0.5, &mut c, ldc.max(1));
+        gemm::sgemm(1.5, MatRef::strided(&a, m, k, lda), MatRef::strided(&b, k, n, ldb), 0.5, MatMut::strided(&mut c, m, n, ldc));
         for i in 0..m {
             for j in 0..ldc {
                 if j >= n {
@@ -116,21 +118,14 @@ fn four_kib_strides_match_the_naive_product() {
             .collect();
         for level in gemm::levels() {
             let mut c = c0.clone();
+            let (av, bv) = (MatRef::strided(&a, m, k, ld), MatRef::new(&b, k, n));
             gemm::sgemm_on(
-                level,
-                Transpose::No,
-                Transpose::No,
-                m,
-                n,
-                k,
+                *level,
                 alpha,
-                &a,
-                ld,
-                &b,
-                n,
+                av,
+                bv,
                 beta,
-                &mut c,
-                ld,
+                MatMut::strided(&mut c, m, n, ld),
             );
             for i in 0..m {
                 for j in 0..ld {
@@ -170,19 +165,11 @@ fn product_with_short(short_a: bool) {
     let b = vec![1.0f32; k * n - usize::from(!short_a)];
     let mut c = vec![0.0f32; m * n];
     gemm::sgemm(
-        Transpose::No,
-        Transpose::No,
-        m,
-        n,
-        k,
         1.0,
-        &a,
-        k,
-        &b,
-        n,
+        MatRef::new(&a, m, k),
+        MatRef::new(&b, k, n),
         0.0,
-        &mut c,
-        n,
+        MatMut::new(&mut c, m, n),
     );
 }
 
@@ -218,22 +205,11 @@ fn row_tiles_at_every_k_remainder() {
             let b: Vec<f32> = (0..k * ldb).map(|i| value(i, 8)).collect();
             for level in gemm::levels() {
                 let mut c = vec![0.0f32; m * n];
-                gemm::sgemm_on(
-                    level,
-                    Transpose::No,
-                    Transpose::No,
-                    m,
-                    n,
-                    k,
-                    1.0,
-                    &a,
-                    ld,
-                    &b,
-                    ldb,
-                    0.0,
-                    &mut c,
-                    n,
+                let (av, bv) = (
+                    MatRef::strided(&a, m, k, ld),
+                    MatRef::strided(&b, k, n, ldb),
                 );
+                gemm::sgemm_on(*level, 1.0, av, bv, 0.0, MatMut::new(&mut c, m, n));
                 let case = format!("{level:?} m {m} ld {ld} k {k} ldb {ldb}");
                 for i in 0..m {
                     for j in 0..n {
@@ -281,24 +257,13 @@ fn shared_out_products_match_the_naive_product() {
                     .collect();
                 let c0: Vec<f32> = (0..m * ldc).map(|i| value(i, 13)).collect();
                 let mut c = c0.clone();
-                let t = if tb { Transpose::Yes } else { Transpose::No };
-                pool.install(|| {
-                    gemm::sgemm(
-                        Transpose::No,
-                        t,
-                        m,
-                        n,
-                        k,
-                        1.5,
-                        &a,
-                        lda,
-                        &b,
-                        ldb,
-                        0.5,
-                        &mut c,
-                        ldc,
-                    )
-                });
+                let av = MatRef::strided(&a, m, k, lda);
+                let bv = if tb {
+                    MatRef::strided(&b, n, k, ldb).t()
+                } else {
+                    MatRef::strided(&b, k, n, ldb)
+                };
+                pool.install(|| gemm::sgemm(1.5, av, bv, 0.5, MatMut::strided(&mut c, m, n, ldc)));
                 // B's element (p, j), as a row-major k × n matrix for naive_dot.
                 let bt: Vec<f32> = (0..k * n)
                     .map(|x| {

@@ -283,6 +283,12 @@ pub fn matvec(a: &[f32], m: usize, n: usize, x: &[f32], y: &mut [f32]) {
 /// multi-threaded [`gemm::sgemm`].
 pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
     assert!(a.len() == m * k && b.len() == k * n && c.len() == m * n);
-    use gemm::Transpose::No;
-    gemm::sgemm(No, No, m, n, k, 1.0, a, k.max(1), b, n, 0.0, c, n)
+    use gemm::{MatMut, MatRef};
+    gemm::sgemm(
+        1.0,
+        MatRef::new(a, m, k),
+        MatRef::new(b, k, n),
+        0.0,
+        MatMut::new(c, m, n),
+    )
 }

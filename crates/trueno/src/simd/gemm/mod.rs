@@ -19,8 +19,10 @@ mod columns;
 mod kernel;
 mod pack;
 mod packed;
+mod view;
 
 pub use packed::{Epilogue, PackedMatrix, sgemm_packed, sgemm_packed_serial};
+pub use view::{MatMut, MatRef};
 
 use std::cell::RefCell;
 
@@ -29,15 +31,6 @@ use rayon::prelude::*;
 use kernel::{Kernel, KernelFn, kernel_for};
 
 use super::{Level, level};
-
-/// Whether an operand is used as stored or transposed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transpose {
-    /// As stored.
-    No,
-    /// Transposed.
-    Yes,
-}
 
 /// Largest k-depth of a packed block. A `KC × NR` panel of B (64 KiB) no
 /// longer fits the 48 KiB L1 beside a panel of A, so each tile reads it from
@@ -111,26 +104,45 @@ fn with_buffer<R>(
     })
 }
 
-/// The ISA levels this CPU can run GEMM on, best first (for tests and benchmarks).
-pub fn levels() -> Vec<Level> {
-    let candidates = [
-        #[cfg(target_arch = "x86_64")]
-        (
-            Level::Avx512,
-            std::arch::is_x86_feature_detected!("avx512f"),
-        ),
-        #[cfg(target_arch = "x86_64")]
-        (
-            Level::Avx2Fma,
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma"),
-        ),
-        (Level::Scalar, true),
-    ];
-    candidates
-        .into_iter()
-        .filter_map(|(level, present)| present.then_some(level))
-        .collect()
+/// The ISA levels this CPU can run GEMM on, best first (for tests and
+/// benchmarks); detected once.
+pub fn levels() -> &'static [Level] {
+    static LEVELS: std::sync::OnceLock<Vec<Level>> = std::sync::OnceLock::new();
+    LEVELS.get_or_init(|| {
+        let candidates = [
+            #[cfg(target_arch = "x86_64")]
+            (
+                Level::Avx512,
+                std::arch::is_x86_feature_detected!("avx512f"),
+            ),
+            #[cfg(target_arch = "x86_64")]
+            (
+                Level::Avx2Fma,
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma"),
+            ),
+            (Level::Scalar, true),
+        ];
+        candidates
+            .into_iter()
+            .filter_map(|(level, present)| present.then_some(level))
+            .collect()
+    })
+}
+
+/// Whether this CPU has AVX-512F (for the packing routines' fast paths).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    levels().contains(&Level::Avx512)
+}
+
+/// `level` if this CPU can run it, else the portable kernel's.
+fn usable(level: Level) -> Level {
+    if levels().contains(&level) {
+        level
+    } else {
+        Level::Scalar
+    }
 }
 
 /// The operands of one product, as the public functions received them.
@@ -151,98 +163,60 @@ struct Product<'a> {
     serial: bool,
 }
 
-/// [`sgemm`] with the micro-kernel of a chosen level, which must be one of
-/// [`levels()`] (anything else runs the portable kernel).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_on(
-    level: Level,
-    ta: Transpose,
-    tb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    let level = if levels().contains(&level) {
-        level
-    } else {
-        Level::Scalar
-    };
-    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
-    run(
-        kernel_for(level),
-        &Product {
-            ta,
-            tb,
-            m,
-            n,
-            k,
+impl<'a> Product<'a> {
+    /// `alpha · a · b + beta · C`; panics if the shapes do not chain.
+    fn of(alpha: f32, a: MatRef<'a>, b: MatRef<'a>, beta: f32, c: &MatMut<'_>) -> Product<'a> {
+        assert!(
+            a.cols() == b.rows() && a.rows() == c.rows() && b.cols() == c.cols(),
+            "sgemm: {}×{} times {}×{} into {}×{}",
+            a.rows(),
+            a.cols(),
+            b.rows(),
+            b.cols(),
+            c.rows(),
+            c.cols()
+        );
+        Product {
+            ta: a.is_transposed(),
+            tb: b.is_transposed(),
+            m: a.rows(),
+            n: b.cols(),
+            k: a.cols(),
             alpha,
-            a,
-            lda,
-            b,
-            ldb,
+            a: a.data(),
+            lda: a.ld().max(1),
+            b: b.data(),
+            ldb: b.ld().max(1),
             beta,
             serial: false,
-        },
-        c,
+        }
+    }
+}
+
+/// [`sgemm`] with the micro-kernel of a chosen level, which must be one of
+/// [`levels()`] (anything else runs the portable kernel).
+pub fn sgemm_on(level: Level, alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) {
+    let p = Product::of(alpha, a, b, beta, &c);
+    let ldc = c.ld().max(1);
+    run(
+        kernel_for(usable(level)),
+        &p,
+        c.into_data(),
         ldc,
         None,
         Epilogue::None,
     )
 }
 
-/// `C = alpha · op(A) · op(B) + beta · C`, row-major with leading dimensions
-/// `lda`, `ldb`, `ldc`; op(A) is `m × k`, op(B) is `k × n`. With `beta == 0`
-/// C is not read (NaN or garbage in it is overwritten), as in BLAS.
+/// `C = alpha · A · B + beta · C` on this CPU's best level; transposes and
+/// strides are in the views (`a.t()` for Aᵀ). With `beta == 0` C is not read
+/// (NaN or garbage in it is overwritten), as in BLAS.
 ///
-/// Shapes are the caller's responsibility (see `crate::ops::sgemm` for the
-/// checked version); a slice too short panics rather than reading outside it.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    ta: Transpose,
-    tb: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    let (ta, tb) = (ta == Transpose::Yes, tb == Transpose::Yes);
-    run(
-        kernel_for(level()),
-        &Product {
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda,
-            b,
-            ldb,
-            beta,
-            serial: false,
-        },
-        c,
-        ldc,
-        None,
-        Epilogue::None,
-    )
+/// # Panics
+/// If the shapes do not chain (`A` is `m × k`, `B` `k × n`, `C` `m × n`) or a
+/// slice is too short for its view; `crate::ops::sgemm` is the checked version.
+pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) {
+    sgemm_on(level(), alpha, a, b, beta, c)
 }
 
 /// The product `p` into C, then `epi` on every element of C written. With

@@ -50,7 +50,7 @@ pub(super) fn pack_a<'a>(
             && mr == rows
             && kc > 0
             && lda <= i32::MAX as usize / mr
-            && std::arch::is_x86_feature_detected!("avx512f")
+            && super::has_avx512()
         {
             let first = &a[r0 * lda + p0..(r0 + rows - 1) * lda + p0 + kc];
             // SAFETY: AVX-512F is present; `first` spans the panel's 12 rows
@@ -184,7 +184,7 @@ fn whole_panels(
     in_group: usize,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if !tb && nr == crate::simd::avx512::NR && std::arch::is_x86_feature_detected!("avx512f") {
+    if !tb && nr == crate::simd::avx512::NR && super::has_avx512() {
         let whole = in_group.min((end - first) / nr);
         if whole == 0 || kc == 0 {
             return 0;

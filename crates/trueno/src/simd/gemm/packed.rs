@@ -5,7 +5,7 @@
 //! the bias and applies ReLU to each tile while it is still in L1, instead of
 //! two more passes over C.
 
-use super::{Kernel, NC, Product, k_step, kernel_for, pack, run};
+use super::{Kernel, MatMut, MatRef, NC, Product, k_step, kernel_for, pack, run};
 use crate::simd::{Level, level};
 
 /// What to do to each element of C after the product: nothing, add a bias per
@@ -57,10 +57,11 @@ struct Column {
 /// rows read B unpacked), so it takes twice the matrix's memory.
 ///
 /// ```
-/// use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed};
+/// use trueno::simd::gemm::{Epilogue, MatMut, MatRef, PackedMatrix, sgemm_packed};
 /// let w = PackedMatrix::pack(&[1.0, 2.0, 3.0, 4.0], 2, 2);
 /// let mut c = [0.0; 2];
-/// sgemm_packed(1, &[1.0, -1.0], 2, &w, &mut c, 2, Epilogue::BiasRelu(&[0.5, 0.0]));
+/// let x = MatRef::new(&[1.0, -1.0], 1, 2);
+/// sgemm_packed(x, &w, MatMut::new(&mut c, 1, 2), Epilogue::BiasRelu(&[0.5, 0.0]));
 /// assert_eq!(c, [0.0, 0.0]); // relu([1 − 3 + 0.5, 2 − 4])
 /// ```
 #[derive(Debug, Clone)]
@@ -85,11 +86,7 @@ impl PackedMatrix {
     /// anything else gets the portable kernel).
     pub fn pack_for(level: Level, b: &[f32], k: usize, n: usize) -> PackedMatrix {
         assert_eq!(b.len(), k * n, "a {k}×{n} matrix needs {} values", k * n);
-        let level = if super::levels().contains(&level) {
-            level
-        } else {
-            Level::Scalar
-        };
+        let level = super::usable(level);
         let nr = kernel_for(level).nr;
         let columns = (0..n)
             .step_by(NC)
@@ -145,49 +142,24 @@ impl PackedMatrix {
     }
 }
 
-/// `C = A · B`, then `epi` on every element of C, for row-major `A` (`m × k`,
-/// leading dimension `lda`) and a packed `B`; C (`m × n`, leading dimension
-/// `ldc`) is not read. Accumulation order and error bound are those of `sgemm`.
+/// `C = A · B`, then `epi` on every element of C, for a row-major (not
+/// transposed) `A` of `m × k` and a packed `B`; C (`m × n`) is not read.
+/// Accumulation order and error bound are those of `sgemm`.
 ///
 /// # Panics
-/// If a slice is too short for its shape, or a bias is shorter than `n`.
-pub fn sgemm_packed(
-    m: usize,
-    a: &[f32],
-    lda: usize,
-    b: &PackedMatrix,
-    c: &mut [f32],
-    ldc: usize,
-    epi: Epilogue<'_>,
-) {
-    packed_product(m, a, lda, b, c, ldc, epi, false)
+/// If the shapes do not chain, `a` is a transposed view, a slice is too short
+/// for its view, or a bias is shorter than `n`.
+pub fn sgemm_packed(a: MatRef<'_>, b: &PackedMatrix, c: MatMut<'_>, epi: Epilogue<'_>) {
+    packed_product(a, b, c, epi, false)
 }
 
 /// [`sgemm_packed`] on the calling thread only, for callers that split the
 /// work across threads themselves (a forward pass splitting its rows).
-pub fn sgemm_packed_serial(
-    m: usize,
-    a: &[f32],
-    lda: usize,
-    b: &PackedMatrix,
-    c: &mut [f32],
-    ldc: usize,
-    epi: Epilogue<'_>,
-) {
-    packed_product(m, a, lda, b, c, ldc, epi, true)
+pub fn sgemm_packed_serial(a: MatRef<'_>, b: &PackedMatrix, c: MatMut<'_>, epi: Epilogue<'_>) {
+    packed_product(a, b, c, epi, true)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn packed_product(
-    m: usize,
-    a: &[f32],
-    lda: usize,
-    b: &PackedMatrix,
-    c: &mut [f32],
-    ldc: usize,
-    epi: Epilogue<'_>,
-    serial: bool,
-) {
+fn packed_product(a: MatRef<'_>, b: &PackedMatrix, c: MatMut<'_>, epi: Epilogue<'_>, serial: bool) {
     if let Epilogue::Bias(bias) | Epilogue::BiasRelu(bias) = epi {
         assert!(
             bias.len() >= b.n,
@@ -196,26 +168,18 @@ fn packed_product(
             b.n
         );
     }
+    assert!(!a.is_transposed(), "sgemm_packed reads A's rows in place");
+    let packed_b = MatRef::new(&b.rows, b.k, b.n);
+    let mut product = Product::of(1.0, a, packed_b, 0.0, &c);
+    let (m, lda) = (a.rows(), a.ld());
     if m > 0 && b.k > 0 {
         assert!(
-            a.len() >= (m - 1) * lda + b.k,
+            a.data().len() >= (m - 1) * lda + b.k,
             "A is too short for {m}×{} at stride {lda}",
             b.k
         );
     }
-    let product = Product {
-        ta: false,
-        tb: false,
-        m,
-        n: b.n,
-        k: b.k,
-        alpha: 1.0,
-        a,
-        lda,
-        b: &b.rows,
-        ldb: b.n,
-        beta: 0.0,
-        serial,
-    };
-    run(b.kernel(), &product, c, ldc, Some(b), epi);
+    product.serial = serial;
+    let ldc = c.ld().max(1);
+    run(b.kernel(), &product, c.into_data(), ldc, Some(b), epi);
 }
