@@ -68,26 +68,11 @@ impl Writer {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory
-/// is written, synced and renamed, so a crash never leaves a half-written model
-/// where a loader could find it, and a failure leaves any old file in place.
+/// [`crate::file::write_atomic`], its error naming the model file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AprenderError> {
-    use std::io::Write;
-    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        AprenderError::Io {
-            path: path.to_owned(),
-            source,
-        }
+    crate::file::write_atomic(path, bytes).map_err(|source| AprenderError::Io {
+        path: path.to_owned(),
+        source,
     })
 }
 

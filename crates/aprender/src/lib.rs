@@ -32,6 +32,7 @@ mod any_model;
 mod compute;
 mod error;
 mod estimator;
+pub mod file;
 mod format;
 mod gpu;
 mod kmeans;

@@ -19,21 +19,35 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The breaker's settings (from `[serve.circuit_breaker]`).
+/// The breaker's settings: part of `[serve.circuit_breaker]`, whose keys
+/// are named in brackets; the defaults are [`BreakerConfig::default`]'s.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerConfig {
-    /// GPU-seconds of busy time allowed per `window`.
+    /// GPU-seconds of measured busy time allowed per `window` (`gpu_cost_limit`).
     pub gpu_cost_limit: f64,
-    /// The sliding window (60 s in production).
+    /// The sliding window the budget and the error rate are counted over.
     pub window: Duration,
-    /// How long the breaker stays open before probing.
+    /// How long the breaker stays open before probing (`cooldown_secs`).
     pub cooldown: Duration,
-    /// Successful probes needed to close again.
+    /// Successful probes needed to close again (`half_open_probes`).
     pub half_open_probes: u32,
-    /// Error rate (0–1) over the window that opens the breaker.
+    /// Error rate (0–1) over the window that opens the breaker (`error_rate_threshold`).
     pub error_rate_threshold: f64,
-    /// Outcomes needed in the window before the error rate counts.
+    /// Outcomes needed in the window before the error rate counts (`min_requests`).
     pub min_requests: usize,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            gpu_cost_limit: 100.0,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(30),
+            half_open_probes: 3,
+            error_rate_threshold: 0.5,
+            min_requests: 20,
+        }
+    }
 }
 
 /// The breaker's state, as reported.

@@ -21,6 +21,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use trueno::Backend;
 
+use crate::breaker::BreakerConfig;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -28,22 +30,24 @@ pub struct Config {
     pub serve: ServeConfig,
 }
 
-/// `[serve]`: how `batuta serve` runs.
+/// `[serve]`: how `batuta serve` runs. Keys are named in brackets; their
+/// defaults are in the README's table, which a test checks against
+/// `Config::parse("")` and the `Default` impls here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServeConfig {
-    /// Where to listen (`address`, default `127.0.0.1:8080`; port 0 picks a free port).
+    /// Where to listen (`address`).
     pub address: SocketAddr,
-    /// Directory of `*.safetensors` models (`model_dir`, default `models`),
+    /// Directory of `*.safetensors` models (`model_dir`),
     /// resolved against the configuration file's directory.
     pub model_dir: PathBuf,
-    /// Backend requests go to while it has room (`primary`, default `simd`;
-    /// `auto` lets the backend selector pick per request).
+    /// Backend requests go to while it has room (`primary`; `auto` lets the
+    /// backend selector pick per request).
     pub primary: Primary,
-    /// Backend that takes requests when the primary is full (`spillover`, default `scalar`).
+    /// Backend that takes requests when the primary is full (`spillover`).
     pub spillover: Backend,
-    /// When to spill (`spill`, default `auto`: it measured best under overload).
+    /// When to spill (`spill`).
     pub spill: Spill,
-    /// Cost profile for `primary = "auto"` (`profile`, default: the one
+    /// Cost profile for `primary = "auto"` (`profile`; unset: the one
     /// `batuta calibrate` wrote, if any).
     pub profile: Option<PathBuf>,
     /// Worker pool of every backend in use (`[serve.backends.NAME]`), defaults filled in.
@@ -58,21 +62,21 @@ pub struct ServeConfig {
 /// limit protects the other clients from one slow, idle or oversized one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HttpLimits {
-    /// Largest request body (`max_body_bytes`, default 16 MiB); larger: 413.
+    /// Largest request body (`max_body_bytes`); larger: 413.
     pub max_body_bytes: usize,
-    /// Open connections at most (`max_connections`, default 512); one more is
+    /// Open connections at most (`max_connections`); one more is
     /// answered 503 and closed at once. Keep it below the process's file limit.
     pub max_connections: usize,
     /// Time to receive a request's headers once its first byte arrived
-    /// (`header_read_timeout_secs`, default 10); then the connection closes.
+    /// (`header_read_timeout_secs`); then the connection closes.
     pub header_read_timeout: Duration,
-    /// Time to receive a request's body (`body_read_timeout_secs`, default 30); then 408.
+    /// Time to receive a request's body (`body_read_timeout_secs`); then 408.
     pub body_read_timeout: Duration,
     /// How long an idle keep-alive connection stays open
-    /// (`keep_alive_timeout_secs`, default 60).
+    /// (`keep_alive_timeout_secs`).
     pub keep_alive_timeout: Duration,
     /// On SIGTERM, SIGHUP or Ctrl-C: how long admitted requests may take to
-    /// finish before the connections left are closed (`drain_timeout_secs`, default 30).
+    /// finish before the connections left are closed (`drain_timeout_secs`).
     pub drain_timeout: Duration,
 }
 
@@ -125,13 +129,13 @@ enum RawPrimary {
 /// `[serve.backends.NAME]`: one backend's worker pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendSettings {
-    /// Requests admitted (queued or running) at once (`capacity`, default 8 per worker).
+    /// Requests admitted (queued or running) at once (`capacity`).
     pub capacity: usize,
-    /// Worker threads (`workers`, default 1).
+    /// Worker threads (`workers`).
     pub workers: usize,
-    /// Most rows merged into one forward pass (`max_batch_size`, default 1: no batching).
+    /// Most rows merged into one forward pass (`max_batch_size`).
     pub max_batch_size: usize,
-    /// Longest a worker waits to fill a batch (`max_batch_delay_ms`, default 0).
+    /// Longest a worker waits to fill a batch (`max_batch_delay_ms`).
     pub max_batch_delay: std::time::Duration,
 }
 
@@ -154,23 +158,27 @@ impl Default for BackendSettings {
     }
 }
 
-/// `[serve.circuit_breaker]`: the safety valves.
+/// `[serve.circuit_breaker]`: the safety valves. Keys are named in
+/// brackets; the defaults are [`CircuitBreakerConfig::default`]'s (and the
+/// README's table, which a test checks against them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CircuitBreakerConfig {
-    /// Most GPU-seconds of measured busy time per sliding minute (`gpu_cost_limit`, default 100).
-    pub gpu_cost_limit: f64,
-    /// Most requests queued or running across all backends (`queue_depth_limit`, default 64).
+    /// Most requests queued or running across all backends (`queue_depth_limit`).
     pub queue_depth_limit: usize,
-    /// Where requests go when the breaker is open (`fallback`, default `cpu`).
+    /// Where GPU requests go while its breaker is open (`fallback`).
     pub fallback: Fallback,
-    /// How long the breaker stays open before probing (`cooldown_secs`, default 30).
-    pub cooldown: std::time::Duration,
-    /// Successful probes that close it again (`half_open_probes`, default 3).
-    pub half_open_probes: u32,
-    /// GPU error rate over the window that opens it (`error_rate_threshold`, default 0.5).
-    pub error_rate_threshold: f64,
-    /// GPU outcomes in the window before the error rate counts (`min_requests`, default 20).
-    pub min_requests: usize,
+    /// Every backend's breaker (the GPU-time budget is the GPU's alone).
+    pub breaker: BreakerConfig,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            queue_depth_limit: 64,
+            fallback: Fallback::Cpu,
+            breaker: BreakerConfig::default(),
+        }
+    }
 }
 
 /// Where requests go when the circuit breaker opens.
@@ -276,8 +284,14 @@ struct RawBreaker {
     min_requests: Option<Spanned<usize>>,
 }
 
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let before = &src[..offset.min(src.len())];
+/// The 1-based line and column (in characters, as editors count) of a byte
+/// offset into TOML text, as the parser's spans give it.
+pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(src.len());
+    while !src.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &src[..end];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
@@ -364,7 +378,8 @@ impl Config {
             backends.insert(*backend, settings);
         }
         let cb = s.circuit_breaker;
-        let fallback = cb.fallback.unwrap_or(Fallback::Cpu);
+        let cbd = CircuitBreakerConfig::default();
+        let fallback = cb.fallback.unwrap_or(cbd.fallback);
         // Auto chooses among the CPU backends (the GPU joins at start-up if one opens).
         let auto = (primary == Primary::Auto).then_some([Backend::Scalar, Backend::Simd]);
         let fixed = match primary {
@@ -389,28 +404,32 @@ impl Config {
         let cooldown = ratio(
             &cb.cooldown_secs,
             "cooldown_secs",
-            30.0,
+            cbd.breaker.cooldown.as_secs_f64(),
             |v| v.is_finite() && v > 0.0,
             "a positive number of seconds",
         )?;
         let error_rate_threshold = ratio(
             &cb.error_rate_threshold,
             "error_rate_threshold",
-            0.5,
+            cbd.breaker.error_rate_threshold,
             |v| v > 0.0 && v <= 1.0,
             "a fraction in (0, 1]",
         )?;
-        let half_open_probes = positive(&cb.half_open_probes, "half_open_probes", 3)?;
+        let half_open_probes = positive(
+            &cb.half_open_probes,
+            "half_open_probes",
+            cbd.breaker.half_open_probes as usize,
+        )?;
         let half_open_probes = u32::try_from(half_open_probes).map_err(|_| {
             at(
                 cb.half_open_probes.as_ref().map(Spanned::span),
                 "`half_open_probes` is too large".into(),
             )
         })?;
-        let min_requests = positive(&cb.min_requests, "min_requests", 20)?;
+        let min_requests = positive(&cb.min_requests, "min_requests", cbd.breaker.min_requests)?;
 
         let gpu_cost_limit = match cb.gpu_cost_limit {
-            None => 100.0,
+            None => cbd.breaker.gpu_cost_limit,
             Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
             Some(v) => {
                 return Err(at(
@@ -419,7 +438,11 @@ impl Config {
                 ));
             }
         };
-        let queue_depth_limit = positive(&cb.queue_depth_limit, "queue_depth_limit", 64)?;
+        let queue_depth_limit = positive(
+            &cb.queue_depth_limit,
+            "queue_depth_limit",
+            cbd.queue_depth_limit,
+        )?;
 
         let d = HttpLimits::default();
         let h = &s.http;
@@ -474,13 +497,16 @@ impl Config {
                 }),
                 backends,
                 circuit_breaker: CircuitBreakerConfig {
-                    gpu_cost_limit,
                     queue_depth_limit,
                     fallback,
-                    cooldown: std::time::Duration::from_secs_f64(cooldown),
-                    half_open_probes,
-                    error_rate_threshold,
-                    min_requests,
+                    breaker: BreakerConfig {
+                        gpu_cost_limit,
+                        cooldown: std::time::Duration::from_secs_f64(cooldown),
+                        half_open_probes,
+                        error_rate_threshold,
+                        min_requests,
+                        ..cbd.breaker
+                    },
                 },
                 http,
             },
@@ -491,6 +517,114 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key's default as the README's table writes it, from the code.
+    fn defaults_as_documented() -> BTreeMap<String, String> {
+        let s = Config::parse("", Path::new("batuta.toml")).unwrap().serve;
+        let b = BackendSettings::default();
+        let cb = CircuitBreakerConfig::default();
+        let h = HttpLimits::default();
+        let code = |v: &dyn fmt::Display| format!("`{v}`");
+        let secs = |d: Duration| d.as_secs_f64().to_string();
+        let lower = |v: &dyn fmt::Debug| format!("`{}`", format!("{v:?}").to_lowercase());
+        let primary = match s.primary {
+            Primary::Fixed(b) => code(&b.name()),
+            Primary::Auto => code(&"auto"),
+        };
+        [
+            ("[serve] address", code(&s.address)),
+            ("[serve] model_dir", code(&s.model_dir.display())),
+            ("[serve] primary", primary),
+            ("[serve] spillover", code(&s.spillover.name())),
+            ("[serve] spill", lower(&s.spill)),
+            ("[serve] profile", "(calibrate's)".into()),
+            (
+                "[serve.backends.NAME] capacity",
+                format!("{} per worker", BackendSettings::CAPACITY_PER_WORKER),
+            ),
+            ("[serve.backends.NAME] workers", b.workers.to_string()),
+            (
+                "[serve.backends.NAME] max_batch_size",
+                b.max_batch_size.to_string(),
+            ),
+            (
+                "[serve.backends.NAME] max_batch_delay_ms",
+                (b.max_batch_delay.as_secs_f64() * 1e3).to_string(),
+            ),
+            (
+                "[serve.circuit_breaker] gpu_cost_limit",
+                format!("{:.1}", cb.breaker.gpu_cost_limit),
+            ),
+            (
+                "[serve.circuit_breaker] queue_depth_limit",
+                cb.queue_depth_limit.to_string(),
+            ),
+            ("[serve.circuit_breaker] fallback", lower(&cb.fallback)),
+            (
+                "[serve.circuit_breaker] cooldown_secs",
+                secs(cb.breaker.cooldown),
+            ),
+            (
+                "[serve.circuit_breaker] half_open_probes",
+                cb.breaker.half_open_probes.to_string(),
+            ),
+            (
+                "[serve.circuit_breaker] error_rate_threshold",
+                cb.breaker.error_rate_threshold.to_string(),
+            ),
+            (
+                "[serve.circuit_breaker] min_requests",
+                cb.breaker.min_requests.to_string(),
+            ),
+            ("[serve.http] max_body_bytes", h.max_body_bytes.to_string()),
+            (
+                "[serve.http] max_connections",
+                h.max_connections.to_string(),
+            ),
+            (
+                "[serve.http] header_read_timeout_secs",
+                secs(h.header_read_timeout),
+            ),
+            (
+                "[serve.http] body_read_timeout_secs",
+                secs(h.body_read_timeout),
+            ),
+            (
+                "[serve.http] keep_alive_timeout_secs",
+                secs(h.keep_alive_timeout),
+            ),
+            ("[serve.http] drain_timeout_secs", secs(h.drain_timeout)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        let src = "a = 1\n# é→\nbad";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, src.find("bad").unwrap()), (3, 1));
+        // After "# é→" (2 + 2 + 3 bytes, 4 characters): column 5.
+        assert_eq!(line_col(src, src.find("\nbad").unwrap()), (2, 5));
+        assert_eq!(line_col(src, 9), (2, 3), "inside a character: its start");
+        assert_eq!(line_col(src, 1000), (3, 4));
+    }
+
+    #[test]
+    fn the_readme_table_states_the_defaults_in_the_code() {
+        let readme = include_str!("../../../README.md");
+        let documented: BTreeMap<String, String> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `[serve"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let key = format!("[serve{}", cells[0].trim_end_matches('`'));
+                (key, cells[1].trim().to_owned())
+            })
+            .collect();
+        assert_eq!(documented, defaults_as_documented());
+    }
 
     fn err(src: &str) -> String {
         Config::parse(src, Path::new("b.toml"))
@@ -503,7 +637,7 @@ mod tests {
         let src = include_str!("../../../batuta.toml");
         let cfg = Config::parse(src, Path::new("conf/batuta.toml")).unwrap();
         assert_eq!(cfg.serve.model_dir, PathBuf::from("conf/models"));
-        assert_eq!(cfg.serve.circuit_breaker.gpu_cost_limit, 100.0);
+        assert_eq!(cfg.serve.circuit_breaker.breaker.gpu_cost_limit, 100.0);
         assert_eq!(cfg.serve.circuit_breaker.queue_depth_limit, 64);
         assert_eq!(cfg.serve.circuit_breaker.fallback, Fallback::Cpu);
     }
@@ -564,9 +698,13 @@ mod tests {
             s.backends.contains_key(&Backend::Simd) && s.backends.contains_key(&Backend::Scalar)
         );
         let cb = s.circuit_breaker;
-        assert_eq!(cb.cooldown, std::time::Duration::from_millis(2500));
+        assert_eq!(cb.breaker.cooldown, std::time::Duration::from_millis(2500));
         assert_eq!(
-            (cb.half_open_probes, cb.min_requests, cb.fallback),
+            (
+                cb.breaker.half_open_probes,
+                cb.breaker.min_requests,
+                cb.fallback
+            ),
             (1, 5, Fallback::Reject)
         );
         assert!(

@@ -308,12 +308,10 @@ impl Engine {
             capacity: pool.queue.capacity(),
         })?;
         let (reply, rx) = oneshot::channel();
-        // Measured service time of this queue, so of requests like this one
-        // when a client sends one kind (the case where spinning pays).
-        let spin = pool
-            .queue
-            .mean_service_time()
-            .is_some_and(|mean| mean * pool.queue.queue_depth() as u32 <= crate::worker::SPIN);
+        // Measured on this queue, so on requests like this one when a client
+        // sends one kind (the case where spinning pays).
+        let spin = pool.queue.mean_pass_time().is_some()
+            && pool.queue.expected_drain_time() <= crate::worker::SPIN;
         let job = Job {
             model,
             input,

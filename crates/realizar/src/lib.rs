@@ -36,4 +36,4 @@ mod worker;
 
 pub use engine::{BackendConfig, Engine, InferenceInput, InferenceOutput, Pending};
 pub use error::EngineError;
-pub use queue::BackendQueue;
+pub use queue::{BackendQueue, QueueLoad};

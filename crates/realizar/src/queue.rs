@@ -36,10 +36,64 @@ pub(crate) struct Shared {
     live: AtomicUsize,
     /// When a worker last started or finished a pass, in µs since [`epoch`].
     progress: std::sync::atomic::AtomicU64,
-    /// Mean service time in seconds (EWMA) and completed count.
-    service: Mutex<(f64, u64)>,
-    /// The last `RECENT` service times, oldest first.
+    /// Forward passes: their mean time and requests (EWMAs), and the count.
+    passes: Mutex<PassStats>,
+    /// The last `RECENT` pass times, oldest first.
     recent: Mutex<std::collections::VecDeque<Duration>>,
+}
+
+/// Exponentially weighted means over the forward passes run so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct PassStats {
+    seconds: f64,
+    requests: f64,
+    count: u64,
+}
+
+/// One queue's load at an instant: what routing, selection and `Retry-After`
+/// read, so that every estimate of a wait is the same arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueLoad {
+    /// The backend.
+    pub backend: Backend,
+    /// Requests admitted and not yet finished (queued or running).
+    pub depth: usize,
+    /// Requests it admits at most now ([`BackendQueue::admit_limit`]).
+    pub admit_limit: usize,
+    /// Worker threads draining the queue.
+    pub workers: usize,
+    /// Mean time of one forward pass, `None` before the first finished.
+    pub pass_time: Option<Duration>,
+    /// Mean requests answered by one pass: 1 without batching, more when a
+    /// worker merges queued requests.
+    pub requests_per_pass: f64,
+}
+
+impl QueueLoad {
+    /// Whether a request would be admitted.
+    pub fn has_room(&self) -> bool {
+        self.depth < self.admit_limit
+    }
+
+    /// Worker time one request costs: a pass shared among its requests.
+    pub fn per_request(&self) -> Option<Duration> {
+        self.pass_time
+            .map(|p| p.div_f64(self.requests_per_pass.max(1.0)))
+    }
+
+    /// How long the requests admitted now take to drain: depth × the
+    /// per-request time / workers (zero before a pass was measured).
+    pub fn drain_time(&self) -> Duration {
+        self.per_request()
+            .unwrap_or_default()
+            .mul_f64(self.depth as f64 / self.workers.max(1) as f64)
+    }
+
+    /// When a request admitted now should finish: the queue ahead drains,
+    /// then its own pass runs. `None` before a pass was measured.
+    pub fn completion(&self) -> Option<Duration> {
+        self.pass_time.map(|p| self.drain_time().saturating_add(p))
+    }
 }
 
 /// A reserved place in a backend's queue; dropping it frees the place.
@@ -77,7 +131,7 @@ impl BackendQueue {
             capacity,
             live: AtomicUsize::new(0),
             progress: std::sync::atomic::AtomicU64::new(0),
-            service: Mutex::new((0.0, 0)),
+            passes: Mutex::new(PassStats::default()),
             recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
         };
         BackendQueue {
@@ -120,18 +174,28 @@ impl BackendQueue {
         LiveWorker(Arc::clone(&self.shared))
     }
 
-    /// Mean observed service time (exponentially weighted), or `None` before
-    /// the first request finished.
-    pub fn mean_service_time(&self) -> Option<Duration> {
-        let (mean, n) = *self
-            .shared
-            .service
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        (n > 0).then(|| Duration::from_secs_f64(mean))
+    /// Mean time of one forward pass (exponentially weighted), or `None`
+    /// before the first finished. With batching a pass answers several
+    /// requests: [`load`](Self::load) divides it among them.
+    pub fn mean_pass_time(&self) -> Option<Duration> {
+        let p = *self.shared.passes.lock().unwrap_or_else(|e| e.into_inner());
+        (p.count > 0).then(|| Duration::from_secs_f64(p.seconds))
     }
 
-    /// The `q`-quantile (0–1) of the last 512 service times, or `None` before
+    /// The queue's load now.
+    pub fn load(&self) -> QueueLoad {
+        let p = *self.shared.passes.lock().unwrap_or_else(|e| e.into_inner());
+        QueueLoad {
+            backend: self.backend,
+            depth: self.queue_depth(),
+            admit_limit: self.admit_limit(),
+            workers: self.workers,
+            pass_time: (p.count > 0).then(|| Duration::from_secs_f64(p.seconds)),
+            requests_per_pass: if p.count > 0 { p.requests } else { 1.0 },
+        }
+    }
+
+    /// The `q`-quantile (0–1) of the last 512 pass times, or `None` before
     /// the first request finished.
     pub fn service_percentile(&self, q: f64) -> Option<Duration> {
         let mut v: Vec<Duration> = self
@@ -150,17 +214,17 @@ impl BackendQueue {
         Some(v[rank - 1])
     }
 
-    /// How long the requests now admitted should take to drain.
+    /// How long the requests now admitted should take to drain
+    /// ([`QueueLoad::drain_time`]).
     pub fn expected_drain_time(&self) -> Duration {
-        let mean = self.mean_service_time().unwrap_or_default();
-        mean.mul_f64(self.queue_depth() as f64 / self.workers.max(1) as f64)
+        self.load().drain_time()
     }
 
     /// Whether the workers are stalled: requests are admitted, and no pass has
     /// started or finished for [`STALL_FACTOR`] mean service times (on a VM,
     /// the whole machine paused; on any machine, a pass far slower than usual).
     pub fn is_stalled(&self) -> bool {
-        let Some(mean) = self.mean_service_time() else {
+        let Some(mean) = self.mean_pass_time() else {
             return false;
         };
         let last = Duration::from_micros(self.shared.progress.load(Ordering::Acquire));
@@ -203,20 +267,18 @@ impl BackendQueue {
             .map(|_| Slot(Arc::clone(s)))
     }
 
-    pub(crate) fn record_service(&self, took: Duration) {
-        let mut g = self
-            .shared
-            .service
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let t = took.as_secs_f64();
-        g.0 = if g.1 == 0 {
-            t
+    /// A forward pass that answered `requests` requests took `took`.
+    pub(crate) fn record_pass(&self, took: Duration, requests: usize) {
+        let mut p = self.shared.passes.lock().unwrap_or_else(|e| e.into_inner());
+        let (t, n) = (took.as_secs_f64(), requests.max(1) as f64);
+        if p.count == 0 {
+            (p.seconds, p.requests) = (t, n);
         } else {
-            g.0 + EWMA_ALPHA * (t - g.0)
-        };
-        g.1 += 1;
-        drop(g);
+            p.seconds += EWMA_ALPHA * (t - p.seconds);
+            p.requests += EWMA_ALPHA * (n - p.requests);
+        }
+        p.count += 1;
+        drop(p);
         let mut recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT {
             recent.pop_front();
@@ -261,14 +323,14 @@ mod tests {
         let q = BackendQueue::new(Backend::Simd, 1, 1);
         assert_eq!(q.service_percentile(0.5), None);
         for ms in 1..=100 {
-            q.record_service(Duration::from_millis(ms));
+            q.record_pass(Duration::from_millis(ms), 1);
         }
         assert_eq!(q.service_percentile(0.5), Some(Duration::from_millis(50)));
         assert_eq!(q.service_percentile(0.99), Some(Duration::from_millis(99)));
         assert_eq!(q.service_percentile(1.0), Some(Duration::from_millis(100)));
         // Only the last 512 count.
         for _ in 0..512 {
-            q.record_service(Duration::from_millis(7));
+            q.record_pass(Duration::from_millis(7), 1);
         }
         assert_eq!(q.service_percentile(0.99), Some(Duration::from_millis(7)));
     }
@@ -276,7 +338,7 @@ mod tests {
     #[test]
     fn a_stalled_queue_admits_up_to_twice_its_capacity() {
         let q = BackendQueue::new(Backend::Simd, 2, 1);
-        q.record_service(Duration::from_millis(1));
+        q.record_pass(Duration::from_millis(1), 1);
         q.record_progress();
         let held: Vec<Slot> = (0..2).filter_map(|_| q.try_reserve()).collect();
         assert!(q.try_reserve().is_none() && !q.is_stalled());
@@ -293,19 +355,40 @@ mod tests {
     }
 
     #[test]
-    fn service_time_average() {
+    fn pass_time_average_and_drain_time() {
         let q = BackendQueue::new(Backend::Simd, 5, 2);
-        assert_eq!(q.mean_service_time(), None);
-        q.record_service(Duration::from_millis(10));
-        assert_eq!(q.mean_service_time(), Some(Duration::from_millis(10)));
-        q.record_service(Duration::from_millis(20));
-        assert_eq!(q.mean_service_time(), Some(Duration::from_millis(12)));
+        assert_eq!(q.mean_pass_time(), None);
+        assert_eq!(q.load().completion(), None);
+        q.record_pass(Duration::from_millis(10), 1);
+        assert_eq!(q.mean_pass_time(), Some(Duration::from_millis(10)));
+        q.record_pass(Duration::from_millis(20), 1);
+        assert_eq!(q.mean_pass_time(), Some(Duration::from_millis(12)));
         let _s = [
             q.try_reserve(),
             q.try_reserve(),
             q.try_reserve(),
             q.try_reserve(),
         ];
+        // 4 requests of 12 ms on 2 workers.
         assert_eq!(q.expected_drain_time(), Duration::from_millis(24));
+        assert_eq!(q.load().completion(), Some(Duration::from_millis(36)));
+    }
+
+    #[test]
+    fn a_batched_pass_is_shared_among_its_requests() {
+        let q = BackendQueue::new(Backend::Simd, 16, 1);
+        // Every pass took 40 ms and answered 8 requests: 5 ms a request.
+        for _ in 0..3 {
+            q.record_pass(Duration::from_millis(40), 8);
+        }
+        let _held: Vec<Slot> = (0..16).filter_map(|_| q.try_reserve()).collect();
+        let load = q.load();
+        assert_eq!(load.per_request(), Some(Duration::from_millis(5)));
+        assert_eq!(
+            load.drain_time(),
+            Duration::from_millis(80),
+            "16 × 5 ms, not 16 × 40 ms"
+        );
+        assert_eq!(load.completion(), Some(Duration::from_millis(120)));
     }
 }

@@ -197,7 +197,7 @@ fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut
         forward(&data, rows)
     }));
     let busy = start.elapsed();
-    queue.record_service(busy);
+    queue.record_pass(busy, batch.len());
     queue.record_progress();
     let panicked = result
         .as_ref()

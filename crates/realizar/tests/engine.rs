@@ -79,7 +79,7 @@ fn a_flood_never_exceeds_capacity_and_every_submission_is_answered() {
         assert_eq!(p.wait().unwrap().rows, 64);
     }
     assert_eq!(q.queue_depth(), 0);
-    assert!(q.mean_service_time().is_some());
+    assert!(q.mean_pass_time().is_some());
 }
 
 #[test]

@@ -301,26 +301,30 @@ pub fn diff(path: &Path, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// Writes every file or none: all temporaries first, then the renames.
+/// Writes every file or none: all temporaries first (uniquely named beside
+/// their targets, synced), then the renames. A failure before the renames
+/// leaves every file as it was and no temporary behind.
 pub fn write_all(files: &[(PathBuf, String)]) -> anyhow::Result<()> {
-    let tmp = |p: &Path| {
-        let mut name = p.file_name().unwrap_or_default().to_owned();
-        name.push(".release-plan.tmp");
-        p.with_file_name(name)
-    };
-    let mut written = Vec::new();
+    use std::io::Write;
+    let mut written = Vec::with_capacity(files.len());
     for (path, text) in files {
-        let t = tmp(path);
-        if let Err(e) = std::fs::write(&t, text) {
-            for w in &written {
-                let _ = std::fs::remove_file(w);
-            }
-            return Err(e).with_context(|| format!("writing {}", t.display()));
-        }
-        written.push(t);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".release-plan.")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .with_context(|| format!("writing a temporary file for {}", path.display()))?;
+        written.push(tmp);
     }
-    for ((path, _), t) in files.iter().zip(&written) {
-        std::fs::rename(t, path).with_context(|| format!("replacing {}", path.display()))?;
+    for ((path, _), tmp) in files.iter().zip(written) {
+        tmp.persist(path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("replacing {}", path.display()))?;
     }
     Ok(())
 }

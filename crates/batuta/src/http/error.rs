@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use realizar::EngineError;
 use serde_json::json;
 
-use crate::route::AdmitError;
+use crate::admit::AdmitError;
 
 /// A failed request, as the client sees it.
 #[derive(Debug, thiserror::Error)]

@@ -21,12 +21,13 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use realizar::QueueLoad;
 use trueno::{Backend, Op, OpKind};
 
 pub use profile::{Cost, Curve, GpuProfile, Profile, ProfileError};
 
 /// How costs are judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CostModel {
     /// The seed's fixed table by element count: < 1K scalar, 1K–100K SIMD,
     /// > 100K GPU (SIMD without a GPU). The baseline to beat.
@@ -34,30 +35,20 @@ pub enum CostModel {
     /// The fastest backend by the measured profile, transfers included.
     Calibrated,
     /// As `Calibrated`, and the GPU only when the compute time it saves over
-    /// the best CPU backend exceeds `factor` × its transfer time (Gregg &
-    /// Hazelwood's point; the factor defaults to 5).
-    Gregg5x,
+    /// the best CPU backend exceeds `transfer_factor` × its transfer time
+    /// (Gregg & Hazelwood's point). [`CostModel::Gregg5x`] is their factor 5.
+    Gregg {
+        /// Compute saved per unit of transfer time that makes the GPU worth it.
+        transfer_factor: f64,
+    },
 }
 
-/// One backend's load, as the caller sees its queue.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Load {
-    /// Requests queued or running.
-    pub queue_depth: usize,
-    /// Mean observed service time of one request.
-    pub mean_service: Duration,
-    /// Workers draining the queue.
-    pub workers: usize,
-}
-
-impl Load {
-    /// How long new work waits before it starts.
-    pub fn wait(&self) -> Duration {
-        profile::scale(
-            self.mean_service,
-            self.queue_depth as f64 / self.workers.max(1) as f64,
-        )
-    }
+impl CostModel {
+    /// The seed's model: [`CostModel::Gregg`] with Gregg & Hazelwood's factor 5.
+    #[allow(non_upper_case_globals)] // the seed's name, used like a variant
+    pub const Gregg5x: CostModel = CostModel::Gregg {
+        transfer_factor: 5.0,
+    };
 }
 
 /// One backend's numbers in a decision.
@@ -126,11 +117,9 @@ const CORRECTION_ALPHA: f64 = 0.3;
 #[derive(Debug)]
 pub struct BackendSelector {
     model: CostModel,
-    factor: f64,
     balance: bool,
     profile: Option<Profile>,
     gpu_present: bool,
-    loads: Mutex<HashMap<Backend, Load>>,
     /// Observed / estimated, per (backend, kind, log2 work bucket).
     corrections: Mutex<HashMap<(Backend, OpKind, u32), f64>>,
 }
@@ -157,16 +146,14 @@ fn elements(op: &Op) -> u64 {
 }
 
 impl BackendSelector {
-    /// A selector with the `Calibrated` model, factor 5, no load balancing, no
+    /// A selector with the `Calibrated` model, no load balancing, no
     /// profile, and no GPU until a profile with GPU figures is given.
     pub fn new() -> BackendSelector {
         BackendSelector {
             model: CostModel::Calibrated,
-            factor: 5.0,
             balance: false,
             profile: None,
             gpu_present: false,
-            loads: Mutex::new(HashMap::new()),
             corrections: Mutex::new(HashMap::new()),
         }
     }
@@ -174,12 +161,6 @@ impl BackendSelector {
     /// Chooses the cost model.
     pub fn with_cost_model(mut self, model: CostModel) -> Self {
         self.model = model;
-        self
-    }
-
-    /// Sets the Gregg factor (5 by default).
-    pub fn with_gregg_factor(mut self, factor: f64) -> Self {
-        self.factor = factor;
         self
     }
 
@@ -206,14 +187,6 @@ impl BackendSelector {
     /// The profile in use.
     pub fn profile(&self) -> Option<&Profile> {
         self.profile.as_ref()
-    }
-
-    /// Reports a backend's current queue.
-    pub fn set_load(&self, backend: Backend, load: Load) {
-        self.loads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(backend, load);
     }
 
     /// Feeds back how long `op` really took on `backend` (total, transfers
@@ -256,8 +229,15 @@ impl BackendSelector {
     }
 
     /// One decision for a sequence of ops run back to back on one backend (a
-    /// model's forward pass): costs add up, the queue is waited for once.
+    /// model's forward pass), every backend idle: costs add up.
     pub fn decide_many(&self, ops: &[Op], resident: bool) -> Decision {
+        self.decide_under_load(ops, resident, &[])
+    }
+
+    /// As [`decide_many`](Self::decide_many), each backend's queue drained
+    /// first (with load balancing on): a backend in `loads` waits its
+    /// [`QueueLoad::drain_time`], one absent waits nothing.
+    pub fn decide_under_load(&self, ops: &[Op], resident: bool, loads: &[QueueLoad]) -> Decision {
         let Some(largest) = ops.iter().max_by_key(|o| o.flops()) else {
             return Decision {
                 backend: Backend::Simd,
@@ -277,7 +257,6 @@ impl BackendSelector {
             }
             (_, Some(p)) => p,
         };
-        let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // SIMD first: on a tie (both at the memory-bandwidth floor) it is the better default.
         let mut candidates = vec![Backend::Simd, Backend::Scalar];
         if self.gpu_present {
@@ -299,7 +278,11 @@ impl BackendSelector {
                         .saturating_add(profile::scale(raw.transfer, f));
                 }
                 let wait = if self.balance {
-                    loads.get(&b).map(Load::wait).unwrap_or_default()
+                    loads
+                        .iter()
+                        .find(|l| l.backend == b)
+                        .map(QueueLoad::drain_time)
+                        .unwrap_or_default()
                 } else {
                     Duration::ZERO
                 };
@@ -318,7 +301,7 @@ impl BackendSelector {
             );
         }
         let mut reason = String::new();
-        if self.model == CostModel::Gregg5x {
+        if let CostModel::Gregg { transfer_factor } = self.model {
             let best_cpu = estimates
                 .iter()
                 .filter(|e| e.backend != Backend::Gpu)
@@ -329,11 +312,12 @@ impl BackendSelector {
                 estimates.iter_mut().find(|e| e.backend == Backend::Gpu),
             ) {
                 let saved = cpu.saturating_sub(gpu.cost.compute);
-                gpu.eligible = saved.as_secs_f64() > self.factor * gpu.cost.transfer.as_secs_f64();
+                gpu.eligible =
+                    saved.as_secs_f64() > transfer_factor * gpu.cost.transfer.as_secs_f64();
                 reason = format!(
                     "GPU saves {:.1} us of compute against {} x {:.1} us of transfer: {}; ",
                     saved.as_secs_f64() * 1e6,
-                    self.factor,
+                    transfer_factor,
                     gpu.cost.transfer.as_secs_f64() * 1e6,
                     if gpu.eligible {
                         "eligible"

@@ -260,12 +260,8 @@ impl Profile {
         })?;
         let profile: Profile = toml::from_str(&src).map_err(|e| {
             let at = e.span().map(|s| {
-                let before = &src[..s.start.min(src.len())];
-                format!(
-                    "{}:{}: ",
-                    before.matches('\n').count() + 1,
-                    before.rsplit('\n').next().map_or(0, str::len) + 1
-                )
+                let (line, col) = crate::config::line_col(&src, s.start);
+                format!("{line}:{col}: ")
             });
             ProfileError::Invalid {
                 path: path.to_owned(),
@@ -276,7 +272,7 @@ impl Profile {
         Ok(profile)
     }
 
-    /// Writes the profile atomically (temporary file, then rename).
+    /// Writes the profile atomically ([`aprender::file::write_atomic`]).
     pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
         let io = |source| ProfileError::Io {
             path: path.to_owned(),
@@ -289,10 +285,7 @@ impl Profile {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(io)
+        aprender::file::write_atomic(path, text.as_bytes()).map_err(io)
     }
 
     /// Where `batuta calibrate` keeps the profile by default: the user's cache directory.

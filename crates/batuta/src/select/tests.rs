@@ -8,6 +8,18 @@ use super::*;
 
 const N: usize = 1_000_000;
 
+/// One GPU worker with `depth` requests of `ms` each queued.
+fn gpu_queue(depth: usize, ms: u64) -> realizar::QueueLoad {
+    realizar::QueueLoad {
+        backend: Backend::Gpu,
+        depth,
+        admit_limit: depth + 1,
+        workers: 1,
+        pass_time: Some(Duration::from_millis(ms)),
+        requests_per_pass: 1.0,
+    }
+}
+
 /// A profile where an add of N elements takes `cpu_ms` on SIMD (scalar 10×
 /// slower) and `gpu_ms` on the GPU, whose transfers for that add take 2 ms
 /// (8 MB in at 8 GB/s, 4 MB out at 4 GB/s).
@@ -59,7 +71,11 @@ fn the_five_times_boundary_is_exact() {
     assert_eq!(calibrated.select(&op), Backend::Gpu);
     assert_eq!(gregg(profile(4.0, 1.0, true)).select(&op), Backend::Simd);
     // The factor is a parameter.
-    let lenient = gregg(profile(4.0, 1.0, true)).with_gregg_factor(1.0);
+    let lenient = BackendSelector::new()
+        .with_cost_model(CostModel::Gregg {
+            transfer_factor: 1.0,
+        })
+        .with_profile(profile(4.0, 1.0, true));
     assert_eq!(lenient.select(&op), Backend::Gpu);
 }
 
@@ -107,30 +123,18 @@ fn a_busy_backend_sheds_work() {
         .with_load_balancing(true);
     assert_eq!(s.select(&op), Backend::Gpu);
     // 20 requests of 5 ms queued on one GPU worker: 100 ms of wait.
-    s.set_load(
-        Backend::Gpu,
-        Load {
-            queue_depth: 20,
-            mean_service: Duration::from_millis(5),
-            workers: 1,
-        },
-    );
-    let d = s.explain(&op);
+    let busy = [gpu_queue(20, 5)];
+    let d = s.decide_under_load(&[op], false, &busy);
     assert_eq!(d.backend, Backend::Simd, "{d}");
     assert!(d.reason.contains("queue wait included"));
     // Without load balancing the queue is ignored.
     let blind = BackendSelector::new()
         .with_cost_model(CostModel::Calibrated)
         .with_profile(profile(30.0, 1.0, true));
-    blind.set_load(
-        Backend::Gpu,
-        Load {
-            queue_depth: 20,
-            mean_service: Duration::from_millis(5),
-            workers: 1,
-        },
+    assert_eq!(
+        blind.decide_under_load(&[op], false, &busy).backend,
+        Backend::Gpu
     );
-    assert_eq!(blind.select(&op), Backend::Gpu);
 }
 
 #[test]
@@ -254,15 +258,10 @@ fn a_forward_pass_is_priced_as_a_whole() {
         .find(|e| e.backend == Backend::Gpu)
         .unwrap();
     assert_eq!(gpu.cost.transfer, Duration::from_millis(4));
-    s.set_load(
-        Backend::Gpu,
-        Load {
-            queue_depth: 3,
-            mean_service: Duration::from_millis(5),
-            workers: 1,
-        },
+    assert_eq!(
+        s.decide_under_load(&ops, false, &[gpu_queue(3, 5)]).backend,
+        Backend::Simd
     );
-    assert_eq!(s.decide_many(&ops, false).backend, Backend::Simd);
     assert_eq!(s.decide_many(&[], false).backend, Backend::Simd);
 }
 
