@@ -22,7 +22,7 @@ fn plans_this_workspace_one_crate_a_week() {
     let rows: Vec<Vec<&str>> = out
         .lines()
         .skip(1)
-        .take(4)
+        .take(5)
         .map(|l| l.split_whitespace().take(5).collect())
         .collect();
     assert_eq!(
@@ -32,10 +32,11 @@ fn plans_this_workspace_one_crate_a_week() {
             vec!["2", "2026-12-14", "aprender", "0.27.1", "0.27.2"],
             vec!["3", "2026-12-21", "realizar", "0.7.4", "0.8.0"],
             vec!["4", "2026-12-28", "batuta", "0.7.1", "0.7.2"],
+            vec!["5", "2027-01-04", "realizar-cli", "0.7.4", "0.7.5"],
         ]
     );
     assert!(out.contains("requirement ^0.7 on realizar no longer matches 0.8.0"));
-    assert!(out.contains("(lower bound 4: optimal)"));
+    assert!(out.contains("(lower bound 5: optimal)"));
 }
 
 #[test]
@@ -70,7 +71,7 @@ fn json_is_the_documented_contract() {
         v["weeks"][0]["releases"][0],
         serde_json::json!({"crate": "trueno", "from": "0.16.0", "to": "0.16.1", "reason": "requested (patch)", "status": "planned"})
     );
-    assert_eq!(v["lower_bound"], 4);
+    assert_eq!(v["lower_bound"], 5);
     assert_eq!(v["optimal"], true);
     assert!(
         v["edges"]

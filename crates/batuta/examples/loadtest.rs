@@ -2,8 +2,12 @@
 //! under overload?
 //!
 //! ```sh
-//! cargo run --release -p batuta --example loadtest [-- --quick]
+//! cargo run --release -p batuta --example loadtest [-- --quick] [--against OLD_BATUTA]
 //! ```
+//!
+//! `--against` alternates this build's server with another `batuta` binary
+//! (round by round, the default policy only) and reports both, so a change
+//! can be told from the machine's drift.
 //!
 //! It first builds the two programs it starts (`batuta` and `loadgen`) with
 //! the same cargo, so they are never stale.
@@ -174,7 +178,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let against = args
+        .iter()
+        .position(|a| a == "--against")
+        .map(|i| match args.get(i + 1) {
+            Some(p) if Path::new(p).is_file() => PathBuf::from(p),
+            _ => {
+                eprintln!("--against needs the path of a batuta binary");
+                std::process::exit(2);
+            }
+        });
     let (rounds, seconds) = if quick { (1, 4.0) } else { (3, 8.0) };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(&cargo)
@@ -221,36 +236,53 @@ fn main() {
         "| round | spill | capacity req/s | rate | goodput / capacity | refused | p50 ms | p99 ms | p99.9 ms | unanswered | peak RSS MiB |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let mut summary: Vec<[f64; 7]> = Vec::new();
+    // (label, server binary, policies): this build alone, or alternating with another.
+    let variants: Vec<(&str, PathBuf, &[&str])> = match &against {
+        None => vec![("this", bin.clone(), &POLICIES)],
+        Some(other) => vec![
+            ("this", bin.clone(), &[DEFAULT_POLICY]),
+            ("against", other.clone(), &[DEFAULT_POLICY]),
+        ],
+    };
+    let mut summaries: Vec<Vec<[f64; 7]>> = vec![Vec::new(); variants.len()];
     for r in 0..rounds {
-        for spill in POLICIES {
-            let (capacity, phases, peak) = round(&bin, &loadgen, &dir, &body, spill, seconds);
-            for (p, rate) in phases.iter().zip(["0.5×", "2×", "10×"]) {
-                println!(
-                    "| {r} | {spill} | {capacity:.0} | {rate} | {:.3} | {:.2}% | {:.2} | {:.2} | {:.2} | {} | {peak:.0} |",
-                    p.goodput / capacity,
-                    p.refused * 100.0,
-                    p.p50,
-                    p.p99,
-                    p.p999,
-                    p.unanswered
-                );
-            }
-            if spill == DEFAULT_POLICY {
-                let [half, two, ten] = phases;
-                summary.push([
-                    half.refused * 100.0,
-                    two.goodput / capacity,
-                    ten.goodput / capacity,
-                    two.p99 / half.p99,
-                    ten.p99 / half.p99,
-                    (half.unanswered + two.unanswered + ten.unanswered) as f64,
-                    peak,
-                ]);
+        for ((label, bin, policies), summary) in variants.iter().zip(&mut summaries) {
+            for &spill in *policies {
+                let (capacity, phases, peak) = round(bin, &loadgen, &dir, &body, spill, seconds);
+                for (p, rate) in phases.iter().zip(["0.5×", "2×", "10×"]) {
+                    println!(
+                        "| {r} | {label} {spill} | {capacity:.0} | {rate} | {:.3} | {:.2}% | {:.2} | {:.2} | {:.2} | {} | {peak:.0} |",
+                        p.goodput / capacity,
+                        p.refused * 100.0,
+                        p.p50,
+                        p.p99,
+                        p.p999,
+                        p.unanswered
+                    );
+                }
+                if spill == DEFAULT_POLICY {
+                    let [half, two, ten] = phases;
+                    summary.push([
+                        half.refused * 100.0,
+                        two.goodput / capacity,
+                        ten.goodput / capacity,
+                        two.p99 / half.p99,
+                        ten.p99 / half.p99,
+                        (half.unanswered + two.unanswered + ten.unanswered) as f64,
+                        peak,
+                    ]);
+                }
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    for ((label, ..), summary) in variants.iter().zip(&summaries) {
+        report(label, summary);
+    }
+}
+
+/// The medians over rounds of one server binary, and the last line.
+fn report(label: &str, summary: &[[f64; 7]]) {
     let col = |i: usize| median(summary.iter().map(|s| s[i]).collect());
     let range = |i: usize| {
         let v: Vec<f64> = summary.iter().map(|s| s[i]).collect();
@@ -271,12 +303,17 @@ fn main() {
     {
         let (lo, hi) = range(i);
         println!(
-            "{DEFAULT_POLICY}: {name}: median {:.3} (range {lo:.3}–{hi:.3})",
+            "{label} {DEFAULT_POLICY}: {name}: median {:.3} (range {lo:.3}–{hi:.3})",
             col(i)
         );
     }
+    let tag = if label == "this" {
+        String::new()
+    } else {
+        format!("[{label}]")
+    };
     println!(
-        "loadtest refused_half={:.2} goodput_2x={:.3} goodput_10x={:.3} p99_2x_over_half={:.2} p99_10x_over_half={:.2} unanswered={} rss_mb={:.0}",
+        "loadtest{tag} refused_half={:.2} goodput_2x={:.3} goodput_10x={:.3} p99_2x_over_half={:.2} p99_10x_over_half={:.2} unanswered={} rss_mb={:.0}",
         col(0),
         col(1),
         col(2),

@@ -182,6 +182,15 @@ impl BackendQueue {
         (p.count > 0).then(|| Duration::from_secs_f64(p.seconds))
     }
 
+    /// Forward passes run so far.
+    pub fn passes(&self) -> u64 {
+        self.shared
+            .passes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count
+    }
+
     /// The queue's load now.
     pub fn load(&self) -> QueueLoad {
         let p = *self.shared.passes.lock().unwrap_or_else(|e| e.into_inner());

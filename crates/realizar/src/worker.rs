@@ -272,6 +272,56 @@ fn has_bad_row(bad_rows: &[usize], rows: std::ops::Range<usize>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::InferenceInput;
+    use tokio::sync::oneshot;
+
+    /// A job of `rows` rows for `model` on `queue`, and its answer.
+    fn job(queue: &BackendQueue, model: &Arc<Mlp>, rows: usize) -> (Job, oneshot::Receiver<Reply>) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            model: Arc::clone(model),
+            input: InferenceInput {
+                model: "m".into(),
+                rows,
+                data: vec![0.25; rows * model.n_features()].into(),
+            },
+            reply,
+            slot: queue.try_reserve().expect("room"),
+            deadline: None,
+        };
+        (job, rx)
+    }
+
+    #[test]
+    fn batches_respect_the_row_limit_and_skip_cancelled_requests() {
+        // Every job is queued before the worker starts, so the batches are
+        // exactly determined: six of 4 rows under a 10-row limit make three
+        // passes of 8. A cancelled 2-row job sits among them: run, it would
+        // make a pass of 10 rows (or of 6) and a fourth pass.
+        let queue = BackendQueue::new(Backend::Scalar, 16, 1);
+        let model = Arc::new(Mlp::random(&[8, 4, 2], 1).unwrap());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut answers = Vec::new();
+        for i in 0..6 {
+            if i == 2 {
+                let (cancelled, gone) = job(&queue, &model, 2);
+                drop(gone);
+                tx.send(cancelled).unwrap();
+            }
+            let (j, answer) = job(&queue, &model, 4);
+            tx.send(j).unwrap();
+            answers.push(answer);
+        }
+        assert_eq!(queue.queue_depth(), 7);
+        drop(tx);
+        work(rx, queue.clone(), (10, Duration::from_secs(60)));
+        for answer in answers {
+            let out = answer.blocking_recv().unwrap().unwrap();
+            assert_eq!((out.rows, out.batch_rows), (4, 8));
+        }
+        assert_eq!(queue.passes(), 3, "the cancelled job ran");
+        assert_eq!(queue.queue_depth(), 0, "a slot leaked");
+    }
 
     #[test]
     fn a_panicking_worker_is_restarted_and_counted_live_while_it_runs() {

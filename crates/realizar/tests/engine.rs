@@ -222,27 +222,6 @@ fn batching_merges_and_splits_exactly() {
 }
 
 #[test]
-fn batches_respect_the_row_limit_and_skip_cancelled_requests() {
-    let e = batching(Backend::Scalar, 64, 10, 30);
-    e.insert_model("m", Arc::new(Mlp::random(&[8, 4, 2], 1).unwrap()));
-    let kept: Vec<_> = (0..6)
-        .map(|_| e.submit(Backend::Scalar, input("m", 4, 8)).unwrap())
-        .collect();
-    drop(e.submit(Backend::Scalar, input("m", 4, 8)).unwrap()); // caller gone before it runs
-    for p in kept {
-        let out = p.wait().unwrap();
-        assert!(out.batch_rows <= 10, "batch of {} rows", out.batch_rows);
-        assert_eq!(out.batch_rows % 4, 0);
-    }
-    let q = e.queue(Backend::Scalar).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while q.queue_depth() > 0 {
-        assert!(std::time::Instant::now() < deadline, "a slot leaked");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-}
-
-#[test]
 fn gpu_workers_keep_weights_resident_and_follow_replacements() {
     if !Backend::Gpu.is_available() {
         assert!(

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 /// Where a kernel runs.
 ///
 /// ```
@@ -12,13 +10,18 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!("simd".parse::<Backend>().unwrap(), Backend::Simd);
 /// assert_eq!(Backend::Gpu.to_string(), "gpu");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Backend {
     /// Portable one-element-at-a-time reference code; always available.
     Scalar,
-    /// Vector instructions picked at run time (AVX2+FMA today); falls back to
-    /// the scalar code on CPUs without them, so it is always available.
+    /// Vector instructions picked at run time (AVX-512, AVX2+FMA or NEON);
+    /// falls back to the scalar code on CPUs without them, so it is always
+    /// available.
     Simd,
     /// A GPU through wgpu compute shaders.
     Gpu,

@@ -590,7 +590,17 @@ pub(crate) mod tests {
     fn this_workspace_reads_offline() {
         let ws = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")).unwrap();
         let names: Vec<_> = ws.crates.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["aprender", "batuta", "realizar", "trueno"]);
+        assert_eq!(
+            names,
+            [
+                "aprender",
+                "aprender-cli",
+                "batuta",
+                "realizar",
+                "realizar-cli",
+                "trueno"
+            ]
+        );
         assert_eq!(
             ws.excluded,
             vec![("xtask".to_owned(), "publish = false".to_owned())]
@@ -604,6 +614,8 @@ pub(crate) mod tests {
             edge("aprender", "trueno")
                 && edge("realizar", "aprender")
                 && edge("batuta", "realizar")
+                && edge("aprender-cli", "aprender")
+                && edge("realizar-cli", "realizar")
         );
         assert!(!edge("trueno", "aprender"));
     }

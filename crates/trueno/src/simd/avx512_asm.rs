@@ -6,9 +6,8 @@
 //! Rust (`avx512::gemm_kernel`). The `_b` variants read B in place instead
 //! (`b + p·ldb`), for a B small enough to stay in L1; there is no 12-row one,
 //! as 12 row pointers, B, its stride and the count take 15 general registers,
-//! more than the compiler can always give (the dev profile's build refused
-//! it: most likely rbp kept as a frame pointer where a zmm spill realigns
-//! the stack; release happened to compile).
+//! more than the compiler can always give (with a frame pointer kept, one
+//! fewer is free).
 //!
 //! Rows 2 and up feed their two FMAs through embedded-broadcast memory
 //! operands (`{1to16}`) at plain `[pointer + offset]` addresses: no broadcast
@@ -16,15 +15,12 @@
 //! for a three-operand instruction). Rows 0 and 1 are broadcast into a
 //! register once for their two FMAs, which moves a little work from the load
 //! ports back to the front end where it is cheaper. Rows read in place get a
-//! pointer each (compiled from Rust, the loop recomputed most row addresses
-//! every step). Loops are unrolled four k steps deep with constant offsets.
-//! Each step also prefetches B 16 steps (2 KiB) ahead: with KC 512 a B panel
-//! is 64 KiB, more than L1, and comes from L2 (in alternating runs of
-//! `bench_cpu` the 1024³ ratio to faer moved from a median 0.95 to 0.99 on
-//! one thread and 1.06 to 1.12 on two).
-//! Per 12-row step: 2 loads of B, 22 loads of A and 24 FMAs. From L1 on the
-//! dev VM, in one run: all embedded 134–146 GFLOP/s, this mix 135–151, all
-//! broadcast 128–130 (a register-only FMA loop: ~158).
+//! pointer each, so no row address is recomputed per step. Loops are
+//! unrolled four k steps deep with constant offsets. Each step also
+//! prefetches B 16 steps (2 KiB) ahead: with KC 512 a B panel is 64 KiB,
+//! more than L1, and comes from L2. Per 12-row step: 2 loads of B, 22 loads
+//! of A and 24 FMAs. (The measurements behind these choices are in
+//! docs/benchmarks.md, "CPU kernels".)
 //!
 //! The templates are built by the macros below from one description of a k
 //! step, so the four unrolled copies and the remainder cannot drift apart.

@@ -1,8 +1,9 @@
 //! The vector kernels, written once against a small set of per-ISA
 //! primitives and instantiated for each ISA by `vector_kernels!("features")`
-//! inside that ISA's module (`avx2.rs`, `avx512.rs`). The module provides the
-//! vector type `V`, `LANES`, and `splat`, `load`, `store`, `add`, `sub`, `mul`,
-//! `div`, `fma`, `vmax` (NaN-propagating), `relu_v`, `exp_v`, `hsum`, `hmax`.
+//! inside that ISA's module (`avx2.rs`, `avx512.rs`, `neon.rs`). The module
+//! provides the vector type `V`, `LANES`, and `vsplat`, `vload`, `vstore`,
+//! `vadd`, `vsub`, `vmul`, `vdiv`, `vfma`, `vmax` (NaN-propagating), `relu_v`,
+//! `exp_v`, `hsum`, `hmax`.
 //! Tails shorter than a vector run the scalar reference.
 //!
 //! Accuracy (tested in `tests/simd_vs_scalar.rs`): element-wise arithmetic is
@@ -129,10 +130,9 @@ macro_rules! vector_kernels {
         }
 
         /// `dot` of inputs too long for L2 (2 × 2 MiB and up), which come from
-        /// memory: both halves at once, as in `sum`, four streams (alternating
-        /// runs at 16M elements: 0.91–1.01 of triad → 1.07–1.25). Shorter ones
-        /// stay on one pair of streams with more lanes, which is no slower from
-        /// L2 and faster from L1.
+        /// memory: both halves at once, as in `sum`, four streams, which keep
+        /// more loads in flight. Shorter ones stay on one pair of streams with
+        /// more lanes, which is no slower from L2 and faster from L1.
         #[target_feature(enable = $feat)]
         #[inline(never)]
         fn dot_halves(a: &[f32], b: &[f32]) -> f32 {
@@ -157,7 +157,7 @@ macro_rules! vector_kernels {
         #[target_feature(enable = $feat)]
         pub(super) fn sum(a: &[f32]) -> f32 {
             // Two halves at once: two memory streams keep more loads in flight
-            // (one stream measured 0.86 of triad bandwidth at 16M elements).
+            // than one, which cannot reach the memory bandwidth alone.
             let half = (a.len() / 2) - (a.len() / 2) % (4 * LANES);
             let (lo, hi) = a.split_at(half);
             reduce2(

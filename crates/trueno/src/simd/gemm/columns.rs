@@ -9,11 +9,9 @@ use super::{
 /// The width of the column ranges to share a product out in, one per thread
 /// (`None`: share out its row blocks instead). Each range packs its own columns of B, so
 /// there is no packing phase before the threads start and one fork-join per
-/// product; A is read by every range, so only where it is read in place.
-/// Against row blocks (alternating runs, two threads): +15–18% at 256³,
-/// +6–8% at 384³, +2–7% at 512³, +3–7% at 768³, +7–9% at 1000³; with A
-/// packed (a 4 KiB stride: 1024³, 2048³) each range packing all of A was
-/// between 13% slower and 3% faster, so those keep row blocks.
+/// product; A is read by every range, so only where it is read in place:
+/// with A packed (a 4 KiB stride, as at 1024³) every range would pack all of
+/// A, so those products keep row blocks (docs/benchmarks.md, "CPU kernels").
 pub(super) fn width(kern: Kernel, p: &Product<'_>) -> Option<usize> {
     let threads = rayon::current_num_threads();
     if p.serial

@@ -36,10 +36,8 @@ use super::{Level, level};
 /// longer fits the 48 KiB L1 beside a panel of A, so each tile reads it from
 /// L2 (by arithmetic about 10 bytes a cycle, within L2's bandwidth); C is
 /// then read and written once per 512 of k instead of once per 192–256,
-/// which is what large products wait on. Measured against 256 with the assembly
-/// kernels (interleaved runs): +8–11% at 1024–2048 on one thread, +4–7% on
-/// two, +1–2% for a 784-input layer, unchanged at 256–512; a KC of 1024
-/// gained only 2–4%.
+/// which is what large products wait on (the measurements behind this and
+/// the constants below: docs/benchmarks.md, "CPU kernels").
 const KC: usize = 512;
 
 /// The k-depth of every block for an inner dimension `k`: as deep as `KC`
@@ -54,10 +52,9 @@ const MC: usize = 144;
 const NC: usize = 4096;
 /// A row-major B spanning at most this many bytes is read in place by the
 /// micro-kernels: it stays in L1 for the whole product, so packing it would
-/// copy every value to save nothing. Against packing (alternating runs, one
-/// thread): +17–20% at 64³ even with 8-row tiles (see `avx512_asm`),
-/// 3–5% at 48³ and 80³; at 128³ (64 KiB, rows 512 bytes apart, which crowd
-/// into a quarter of L1's sets) 8–14% slower, so the span stays within L1.
+/// copy every value to save nothing. Past L1 (at 128³, 64 KiB of rows 512
+/// bytes apart, which crowd into a quarter of L1's sets) reading in place
+/// loses to packing, so the span stays within L1.
 const B_IN_PLACE_BYTES: usize = 32 << 10;
 /// The largest panel of B that stays in L1 beside a panel of A.
 const L1_PANEL_BYTES: usize = 24 << 10;
@@ -65,8 +62,7 @@ const L1_PANEL_BYTES: usize = 24 << 10;
 /// (see `blocked`): their `PANEL_GROUP · KC · NR` values (1 MiB) stay in L2.
 const PANEL_GROUP: usize = 16;
 /// A block of B smaller than this is packed by one thread even when the
-/// product is shared out: the fork-join costs more than the copy (alternating
-/// runs on two threads: +1–3% at 256³ packing serially, 5–7% slower at 384³).
+/// product is shared out: below it the fork-join costs more than the copy.
 const PARALLEL_PACK_MIN_BYTES: usize = 512 << 10;
 /// Below this many FLOPs a block runs on one thread: splitting costs more.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
@@ -427,10 +423,9 @@ unsafe fn blocked(
         let panels = nc.div_ceil(kern.nr);
         let in_place = if b_in_place { nc / kern.nr } else { 0 };
         // One k block at a time (Goto's order): the packed block of B that
-        // every row block reads stays in cache. Packing all of B first, so
-        // a thread takes its rows through every k block in one fork-join,
-        // measured 3–8% slower at 1024 and 2048 (B streamed from memory once
-        // per row block) and no faster at 256–512.
+        // every row block reads stays in cache. Packing all of B first, for
+        // one fork-join per product, would stream B from memory once per
+        // row block instead.
         for pc in (0..k).step_by(step) {
             let kc = step.min(k - pc);
             let pb: &[f32] = match &mut src {
@@ -454,9 +449,7 @@ unsafe fn blocked(
             // starts. When a panel fits in L1 beside A's, one panel at a
             // time for all tiles (the classic order: B stays in L1). A deeper
             // panel (KC 512: 64 KiB) comes from L2 for every tile anyway, so
-            // the tile's A panel (24 KiB) is kept in L1 over a group instead
-            // (alternating runs, groups of 8–24 alike: +2–4% at 1024³, +3–7%
-            // at 2048³ on one thread, 0–6% on two at 256³–2048³).
+            // the tile's A panel (24 KiB) is kept in L1 over a group instead.
             let group = if kc * kern.nr * size_of::<f32>() > L1_PANEL_BYTES {
                 PANEL_GROUP
             } else {

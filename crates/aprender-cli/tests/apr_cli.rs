@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../aprender/tests/data");
 
 fn apr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_apr"))
