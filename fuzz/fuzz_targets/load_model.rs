@@ -1,7 +1,9 @@
 //! Any bytes given to the model loader load or fail with an error, never a
-//! panic; what loads predicts on well-formed input without panicking.
+//! panic; what loads predicts on well-formed input without panicking. The
+//! same bytes go to the transformer-encoder weight loader (a small BERT shape).
 #![no_main]
 
+use aprender::encoder::{EncoderConfig, read_weights};
 use aprender::{AnyModel, Matrix};
 use libfuzzer_sys::fuzz_target;
 
@@ -12,4 +14,6 @@ fuzz_target!(|bytes: &[u8]| {
             let _ = model.estimator().predict(&x);
         }
     }
+    let encoder = EncoderConfig::bert(8, 2, 2, 16, 30, 12);
+    let _ = read_weights(bytes, &encoder, "fuzz");
 });

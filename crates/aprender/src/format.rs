@@ -114,6 +114,29 @@ impl<'a> Reader<'a> {
         Ok(reader)
     }
 
+    /// A safetensors file written by another tool (a Hugging Face model):
+    /// no aprender metadata is required; tensors are checked as they are read.
+    pub(crate) fn foreign(bytes: &'a [u8]) -> Result<Reader<'a>, FileProblem> {
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| FileProblem::NotSafetensors(e.to_string()))?;
+        Ok(Reader {
+            meta: header.metadata().clone().unwrap_or_default(),
+            tensors,
+            used: Vec::new(),
+        })
+    }
+
+    /// Accepts tensor `name` unread if it is present (a buffer the model
+    /// recomputes, such as BERT's `position_ids`), so [`finish`](Self::finish)
+    /// does not count it as unexpected.
+    pub(crate) fn skip(&mut self, name: &str) {
+        if self.has_tensor(name) {
+            self.used.push(name.to_owned());
+        }
+    }
+
     /// The model kind the file declares.
     pub(crate) fn kind(&self) -> &str {
         &self.meta["model"]

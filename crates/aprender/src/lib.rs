@@ -30,6 +30,7 @@
 
 mod any_model;
 mod compute;
+pub mod encoder;
 mod error;
 mod estimator;
 pub mod file;

@@ -1,13 +1,20 @@
 //! Loading never panics: valid model files of every kind, truncated, bit-flipped
 //! or with their metadata replaced, load or fail with an error — and what loads
 //! still predicts without panicking. (`fuzz/` runs the same property under
-//! libFuzzer for longer; this is its always-on form.)
+//! libFuzzer for longer; this is its always-on form.) Transformer encoder
+//! weights (Hugging Face safetensors, no aprender metadata) get the same.
 
+use aprender::encoder::{EncoderConfig, EncoderWeights, read_weights};
 use aprender::{
     AnyModel, Estimator, KMeans, LinearRegression, LogisticRegression, Matrix, Mlp, MlpClassifier,
     MlpParams, MlpRegressor, Persist, Ridge, model_kind,
 };
 use proptest::prelude::*;
+
+/// A small BERT shape (2 layers, width 8) for the encoder-weight properties.
+fn encoder_config() -> EncoderConfig {
+    EncoderConfig::bert(8, 2, 2, 16, 30, 12)
+}
 
 fn data() -> (Matrix, Vec<f32>) {
     let x: Vec<f32> = (0..60)
@@ -160,5 +167,24 @@ proptest! {
         out.extend_from_slice(text.as_bytes());
         out.extend_from_slice(&bytes[end..]);
         load_everything(&out);
+    }
+
+    #[test]
+    fn truncated_or_flipped_encoder_weights_never_panic(
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        in_header in any::<bool>(),
+    ) {
+        let cfg = encoder_config();
+        let mut bytes = EncoderWeights::random(&cfg, 5).to_safetensors();
+        // Flips land in the JSON header half the time: names, shapes, offsets.
+        let (end, _) = header(&bytes);
+        for (at, v) in flips {
+            let i = if in_header { 8 + at.index(end - 8) } else { at.index(bytes.len()) };
+            bytes[i] ^= v;
+        }
+        let _ = read_weights(&bytes, &cfg, "f");
+        bytes.truncate(cut.index(bytes.len() + 1));
+        let _ = read_weights(&bytes, &cfg, "f");
     }
 }

@@ -81,6 +81,40 @@ pub fn gelu(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// GELU, exact form: `x Φ(x) = 0.5 x (1 + erf(x / √2))`, the error function
+/// evaluated in f64 (libm's), so the only error is the final rounding.
+pub fn gelu_erf(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        let v = f64::from(v);
+        *o = (0.5 * v * (1.0 + libm::erf(v * std::f64::consts::FRAC_1_SQRT_2))) as f32;
+    }
+}
+
+/// Layer normalisation of each row of `cols` values: `(x − mean) / √(var + eps) · γ + β`,
+/// with the mean and the (biased) variance accumulated in f64.
+pub fn layer_norm_rows(
+    x: &[f32],
+    cols: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
+    for (row, o) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let n = cols as f64;
+        let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let var = row
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let inv = 1.0 / (var + f64::from(eps)).sqrt();
+        for (((o, &v), &g), &b) in o.iter_mut().zip(row).zip(gamma).zip(beta) {
+            *o = ((f64::from(v) - mean) * inv) as f32 * g + b;
+        }
+    }
+}
+
 /// Largest element; NaN if any element is NaN; −∞ for an empty slice.
 pub fn max(x: &[f32]) -> f32 {
     x.iter().copied().fold(f32::NEG_INFINITY, |m, v| {
@@ -178,6 +212,32 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_gelu_and_layer_norm_by_hand() {
+        let mut g = [0.0; 4];
+        gelu_erf(&[0.0, 1.0, -1.0, 3.0], &mut g);
+        // x Φ(x): Φ(1) = 0.841344746, Φ(3) = 0.998650102.
+        for (got, want) in g.iter().zip([0.0, 0.841_344_7, -0.158_655_3, 2.995_950_4]) {
+            assert!((got - want).abs() < 1e-7, "{g:?}");
+        }
+        // Rows [1, 2, 3] and [5, 5, 5]: mean 2, variance 2/3; a constant row is β.
+        let mut out = [0.0; 6];
+        let gamma = [1.0, 2.0, 0.5];
+        let beta = [0.0, 0.0, 1.0];
+        layer_norm_rows(
+            &[1.0, 2.0, 3.0, 5.0, 5.0, 5.0],
+            3,
+            &gamma,
+            &beta,
+            1e-12,
+            &mut out,
+        );
+        let s = (1.5f32).sqrt(); // 1 / √(2/3)
+        for (got, want) in out.iter().zip([-s, 0.0, 0.5 * s + 1.0, 0.0, 0.0, 1.0]) {
+            assert!((got - want).abs() < 1e-6, "{out:?}");
+        }
+    }
 
     #[test]
     fn small_cases_by_hand() {

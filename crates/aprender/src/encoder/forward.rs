@@ -1,0 +1,197 @@
+//! The encoder's forward pass: embeddings, post-norm transformer layers,
+//! pooling and normalisation, over a batch of token sequences.
+//!
+//! Tokens of every sequence are stacked into one matrix, so the dense layers
+//! are single GEMMs over all of them (through `trueno::ops::sgemm` on the
+//! caller's backend, bias loaded into C first); attention runs per sequence
+//! and head on its own tokens only, so no padding is ever computed and no
+//! mask is needed. Softmax runs on the caller's backend; layer norm, exact
+//! GELU and the gather use trueno's scalar reference kernels.
+
+use trueno::{Backend, MatMut, MatRef, ops, scalar};
+
+use super::config::{EncoderConfig, Gelu, Pooling};
+use super::tokenize::Tokens;
+use super::weights::{EncoderWeights, Linear, Norm};
+use crate::error::AprenderError;
+
+/// `y = x · Wᵀ + b` for the `rows × inputs` matrix `x`.
+fn dense(backend: Backend, l: &Linear, x: &[f32], rows: usize) -> Result<Vec<f32>, AprenderError> {
+    let mut y: Vec<f32> = l
+        .bias
+        .iter()
+        .copied()
+        .cycle()
+        .take(rows * l.outputs)
+        .collect();
+    ops::sgemm(
+        backend,
+        1.0,
+        MatRef::new(x, rows, l.inputs),
+        MatRef::new(&l.weight, l.outputs, l.inputs).t(),
+        1.0,
+        MatMut::new(&mut y, rows, l.outputs),
+    )?;
+    Ok(y)
+}
+
+fn norm(n: &Norm, x: &[f32], cols: usize, eps: f32) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    scalar::layer_norm_rows(x, cols, &n.gamma, &n.beta, eps, &mut out);
+    out
+}
+
+/// Checks every id against the model's tables before any is gathered.
+fn check(cfg: &EncoderConfig, seqs: &[Tokens]) -> Result<(), AprenderError> {
+    for (s, t) in seqs.iter().enumerate() {
+        let bad = |what: String| Err(AprenderError::InvalidInput(format!("sequence {s}: {what}")));
+        if t.ids.is_empty() {
+            return bad("no tokens".into());
+        }
+        if t.ids.len() > cfg.max_positions {
+            return bad(format!(
+                "{} tokens, the model has {} positions",
+                t.ids.len(),
+                cfg.max_positions
+            ));
+        }
+        if t.type_ids.len() != t.ids.len() {
+            return bad("token types and ids differ in length".into());
+        }
+        if let Some(&id) = t.ids.iter().find(|&&i| i as usize >= cfg.vocab) {
+            return bad(format!(
+                "token id {id} is outside the vocabulary of {}",
+                cfg.vocab
+            ));
+        }
+        if let Some(&ty) = t.type_ids.iter().find(|&&i| i as usize >= cfg.type_vocab) {
+            return bad(format!(
+                "token type {ty} is outside the {} types",
+                cfg.type_vocab
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One embedding per sequence, `seqs.len() × hidden` row-major.
+pub(crate) fn embed(
+    backend: Backend,
+    cfg: &EncoderConfig,
+    w: &EncoderWeights,
+    seqs: &[Tokens],
+) -> Result<Vec<f32>, AprenderError> {
+    check(cfg, seqs)?;
+    let h = cfg.hidden;
+    let total: usize = seqs.iter().map(|t| t.ids.len()).sum();
+    let mut x = Vec::with_capacity(total * h);
+    fn row(table: &[f32], i: usize, h: usize) -> &[f32] {
+        &table[i * h..(i + 1) * h]
+    }
+    for t in seqs {
+        for (pos, (&id, &ty)) in t.ids.iter().zip(&t.type_ids).enumerate() {
+            let row = |table, i| row(table, i, h);
+            let (word, p, tt) = (
+                row(&w.embeddings.word, id as usize),
+                row(&w.embeddings.position, pos),
+                row(&w.embeddings.token_type, ty as usize),
+            );
+            x.extend(word.iter().zip(p).zip(tt).map(|((a, b), c)| a + b + c));
+        }
+    }
+    let eps = cfg.layer_norm_eps;
+    let mut x = norm(&w.embeddings.norm, &x, h, eps);
+    let (d, heads) = (cfg.head_dim(), cfg.heads);
+    let scale = 1.0 / (d as f32).sqrt();
+    for layer in &w.layers {
+        let q = dense(backend, &layer.query, &x, total)?;
+        let k = dense(backend, &layer.key, &x, total)?;
+        let v = dense(backend, &layer.value, &x, total)?;
+        let mut ctx = vec![0.0; total * h];
+        let mut start = 0;
+        for t in seqs {
+            let n = t.ids.len();
+            let at = |m: &[f32], head: usize| -> std::ops::Range<usize> {
+                let from = start * h + head * d;
+                from..(from + (n - 1) * h + d).min(m.len())
+            };
+            let mut scores = vec![0.0; n * n];
+            let mut probs = vec![0.0; n * n];
+            for head in 0..heads {
+                ops::sgemm(
+                    backend,
+                    scale,
+                    MatRef::strided(&q[at(&q, head)], n, d, h),
+                    MatRef::strided(&k[at(&k, head)], n, d, h).t(),
+                    0.0,
+                    MatMut::new(&mut scores, n, n),
+                )?;
+                ops::softmax_rows(backend, &scores, n, &mut probs)?;
+                let range = at(&ctx, head);
+                ops::sgemm(
+                    backend,
+                    1.0,
+                    MatRef::new(&probs, n, n),
+                    MatRef::strided(&v[at(&v, head)], n, d, h),
+                    0.0,
+                    MatMut::strided(&mut ctx[range], n, d, h),
+                )?;
+            }
+            start += n;
+        }
+        let mut attn = dense(backend, &layer.attention_out, &ctx, total)?;
+        for (a, r) in attn.iter_mut().zip(&x) {
+            *a += r;
+        }
+        x = norm(&layer.attention_norm, &attn, h, eps);
+        let mut u = dense(backend, &layer.ffn_in, &x, total)?;
+        match cfg.activation {
+            Gelu::Erf => {
+                let pre = u.clone();
+                scalar::gelu_erf(&pre, &mut u);
+            }
+            Gelu::Tanh => {
+                let pre = u.clone();
+                ops::gelu(backend, &pre, &mut u)?;
+            }
+        }
+        let mut y = dense(backend, &layer.ffn_out, &u, total)?;
+        for (a, r) in y.iter_mut().zip(&x) {
+            *a += r;
+        }
+        x = norm(&layer.ffn_norm, &y, h, eps);
+    }
+    let mut out = Vec::with_capacity(seqs.len() * h);
+    let mut start = 0;
+    for t in seqs {
+        let n = t.ids.len();
+        let rows = &x[start * h..(start + n) * h];
+        let mut e = match cfg.pooling {
+            Pooling::Cls => rows[..h].to_vec(),
+            Pooling::Mean => {
+                let mut sum = vec![0f64; h];
+                for row in rows.chunks_exact(h) {
+                    for (s, &v) in sum.iter_mut().zip(row) {
+                        *s += f64::from(v);
+                    }
+                }
+                sum.iter().map(|s| (s / n as f64) as f32).collect()
+            }
+        };
+        if cfg.normalize {
+            // As torch's F.normalize: divide by max(‖e‖, 1e-12).
+            let len = e
+                .iter()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                .max(1e-12);
+            for v in &mut e {
+                *v = (f64::from(*v) / len) as f32;
+            }
+        }
+        out.extend_from_slice(&e);
+        start += n;
+    }
+    Ok(out)
+}

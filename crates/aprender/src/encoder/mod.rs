@@ -1,0 +1,94 @@
+//! Sentence-embedding transformer encoders (BERT family) from Hugging Face
+//! model folders: the configuration ([`EncoderConfig`]), the weights
+//! ([`EncoderWeights`], every tensor checked), the tokenizer
+//! ([`SentenceTokenizer`], as sentence-transformers tokenises) and the forward
+//! pass ([`Encoder::embed`]).
+
+mod config;
+mod forward;
+mod tokenize;
+mod weights;
+
+use std::path::Path;
+
+pub use config::{EncoderConfig, Gelu, Pooling};
+pub use tokenize::{SentenceTokenizer, Tokens};
+pub use weights::{Embeddings, EncoderLayer, EncoderWeights, Linear, Norm};
+
+use trueno::Backend;
+
+use crate::Matrix;
+use crate::error::AprenderError;
+use crate::format::{Reader, read_file};
+
+/// An encoder read from a model folder: its shape, weights and tokenizer.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    /// The architecture and head.
+    pub config: EncoderConfig,
+    /// Every weight.
+    pub weights: EncoderWeights,
+    /// The tokenizer.
+    pub tokenizer: SentenceTokenizer,
+}
+
+impl Encoder {
+    /// Loads `dir` (`config.json`, `model.safetensors`, `tokenizer.json`, and
+    /// the sentence-transformers files when present). Nothing in the folder
+    /// is trusted: every problem is an error naming the file.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Encoder, AprenderError> {
+        let dir = dir.as_ref();
+        let config = EncoderConfig::from_dir(dir)?;
+        let path = dir.join("model.safetensors");
+        let bytes = read_file(&path)?;
+        let weights = read_weights(&bytes, &config, &path.display().to_string())?;
+        let tokenizer = SentenceTokenizer::from_dir(dir, config.max_seq_length, config.vocab)?;
+        Ok(Encoder {
+            config,
+            weights,
+            tokenizer,
+        })
+    }
+}
+
+impl Encoder {
+    /// The sentence embeddings of `texts` on `backend`: one row of
+    /// `config.hidden` values per text (unit length when the model normalises).
+    pub fn embed(&self, backend: Backend, texts: &[&str]) -> Result<Matrix, AprenderError> {
+        let tokens = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.embed_tokens(backend, &tokens)
+    }
+
+    /// [`embed`](Self::embed) of sequences already tokenised; every id is
+    /// checked against the model's tables first.
+    pub fn embed_tokens(
+        &self,
+        backend: Backend,
+        tokens: &[Tokens],
+    ) -> Result<Matrix, AprenderError> {
+        let data = forward::embed(backend, &self.config, &self.weights, tokens)?;
+        Matrix::new(tokens.len(), self.config.hidden, data)
+    }
+}
+
+/// Reads an encoder's weights from safetensors bytes; `origin` names them in errors.
+pub fn read_weights(
+    bytes: &[u8],
+    config: &EncoderConfig,
+    origin: &str,
+) -> Result<EncoderWeights, AprenderError> {
+    let bad = |problem| AprenderError::BadFile {
+        origin: origin.to_owned(),
+        problem,
+    };
+    let mut r = Reader::foreign(bytes).map_err(bad)?;
+    let w = EncoderWeights::read(&mut r, config).map_err(bad)?;
+    r.finish().map_err(bad)?;
+    Ok(w)
+}
+
+#[cfg(test)]
+mod tests;
