@@ -182,6 +182,34 @@ cpu_unary!(
     /// GELU (tanh form), element-wise.
     gelu
 );
+cpu_unary!(
+    /// GELU, exact form `x Φ(x)`, element-wise.
+    gelu_erf
+);
+
+/// Layer normalisation of each row of `cols` values:
+/// `(x − mean) / √(var + eps) · γ + β`, with `gamma` and `beta` of `cols` values.
+pub fn layer_norm_rows(
+    backend: Backend,
+    x: &[f32],
+    cols: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    if !check_rows("layer_norm_rows", x, cols, out)? {
+        return Ok(());
+    }
+    check("layer_norm_rows", "gamma", cols, gamma.len())?;
+    check("layer_norm_rows", "beta", cols, beta.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::layer_norm_rows(x, cols, gamma, beta, eps, out),
+        Target::Simd => simd::layer_norm_rows(x, cols, gamma, beta, eps, out),
+        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `layer_norm_rows` yet")),
+    }
+    Ok(())
+}
 
 /// `out = alpha · x`.
 pub fn scale(backend: Backend, alpha: f32, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
@@ -549,6 +577,27 @@ mod tests {
                 "{e}"
             ),
         }
+        let mut ln = [0.0; 3];
+        layer_norm_rows(Backend::Simd, &x, 3, &[1.0; 3], &[0.0; 3], 1e-12, &mut ln).unwrap();
+        assert!(
+            (ln.iter().sum::<f32>()).abs() < 1e-6 && ln[2] > ln[1],
+            "{ln:?}"
+        );
+        assert!(matches!(
+            layer_norm_rows(Backend::Simd, &x, 3, &[1.0; 2], &[0.0; 3], 1e-12, &mut ln),
+            Err(TruenoError::ShapeMismatch {
+                operand: "gamma",
+                expected: 3,
+                actual: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            layer_norm_rows(Backend::Gpu, &x, 3, &[1.0; 3], &[0.0; 3], 1e-12, &mut ln),
+            Err(TruenoError::BackendUnavailable { .. } | TruenoError::Gpu(_))
+        ));
+        gelu_erf(Backend::Simd, &x, &mut out).unwrap();
+        assert!((out[2] - 1.954_5).abs() < 1e-3 && out[1] == 0.0, "{out:?}");
         exp(Backend::Simd, &x, &mut out).unwrap();
         for (got, want) in out.iter().zip(want) {
             assert!((got - want).abs() <= 1e-6 * want.max(1.0), "{out:?}");

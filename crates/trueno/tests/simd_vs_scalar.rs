@@ -139,6 +139,7 @@ proptest! {
             ("sigmoid", scalar::sigmoid as fn(&[f32], &mut [f32]), simd::sigmoid as fn(&[f32], &mut [f32]), 1e-6f32),
             ("tanh", scalar::tanh, simd::tanh, 2e-6),
             ("gelu", scalar::gelu, simd::gelu, 4e-6),
+            ("gelu_erf", scalar::gelu_erf, simd::gelu_erf, 4e-7),
         ] {
             s(x, &mut want);
             v(x, &mut got);
@@ -155,6 +156,21 @@ proptest! {
         prop_assert_eq!(scalar::argmax(x), simd::argmax(x));
         let (want, got) = (scalar::l2_norm(x), simd::l2_norm(x));
         prop_assert!((want - got).abs() <= 1e-6 * want.max(1.0), "l2 {} vs {}", want, got);
+    }
+
+    #[test]
+    fn layer_norm_matches(rows in 0usize..5, cols in 1usize..400, seed in any::<u32>(), shift in -100.0f32..100.0) {
+        // Rows of 1 to 400 values (odd tails, the encoder's 384), off-centre by `shift`.
+        let x: Vec<f32> = (0..rows * cols).map(|i| ((i as u32 ^ seed) % 2001) as f32 / 100.0 - 10.0 + shift).collect();
+        let gamma: Vec<f32> = (0..cols).map(|j| 0.5 + (j % 7) as f32 * 0.25).collect();
+        let beta: Vec<f32> = (0..cols).map(|j| (j % 5) as f32 * 0.1 - 0.2).collect();
+        let (mut want, mut got) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        scalar::layer_norm_rows(&x, cols, &gamma, &beta, 1e-12, &mut want);
+        simd::layer_norm_rows(&x, cols, &gamma, &beta, 1e-12, &mut got);
+        for (w, g) in want.iter().zip(&got) {
+            // f32 sums against the f64 reference, relative to the row's spread.
+            prop_assert!((w - g).abs() <= 2e-4 * w.abs().max(1.0), "layer norm {} vs {}", w, g);
+        }
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! are single GEMMs over all of them (through `trueno::ops::sgemm` on the
 //! caller's backend, bias loaded into C first); attention runs per sequence
 //! and head on its own tokens only, so no padding is ever computed and no
-//! mask is needed. Softmax runs on the caller's backend; layer norm, exact
-//! GELU and the gather use trueno's scalar reference kernels.
+//! mask is needed. Every kernel runs on the caller's backend (trueno has no
+//! GPU layer norm or exact GELU yet: on the GPU backend those are an error).
 
-use trueno::{Backend, MatMut, MatRef, ops, scalar};
+use trueno::{Backend, MatMut, MatRef, ops};
 
 use super::config::{EncoderConfig, Gelu, Pooling};
 use super::tokenize::Tokens;
@@ -35,10 +35,16 @@ fn dense(backend: Backend, l: &Linear, x: &[f32], rows: usize) -> Result<Vec<f32
     Ok(y)
 }
 
-fn norm(n: &Norm, x: &[f32], cols: usize, eps: f32) -> Vec<f32> {
+fn norm(
+    backend: Backend,
+    n: &Norm,
+    x: &[f32],
+    cols: usize,
+    eps: f32,
+) -> Result<Vec<f32>, AprenderError> {
     let mut out = vec![0.0; x.len()];
-    scalar::layer_norm_rows(x, cols, &n.gamma, &n.beta, eps, &mut out);
-    out
+    ops::layer_norm_rows(backend, x, cols, &n.gamma, &n.beta, eps, &mut out)?;
+    Ok(out)
 }
 
 /// Checks every id against the model's tables before any is gathered.
@@ -100,7 +106,7 @@ pub(crate) fn embed(
         }
     }
     let eps = cfg.layer_norm_eps;
-    let mut x = norm(&w.embeddings.norm, &x, h, eps);
+    let mut x = norm(backend, &w.embeddings.norm, &x, h, eps)?;
     let (d, heads) = (cfg.head_dim(), cfg.heads);
     let scale = 1.0 / (d as f32).sqrt();
     for layer in &w.layers {
@@ -143,12 +149,12 @@ pub(crate) fn embed(
         for (a, r) in attn.iter_mut().zip(&x) {
             *a += r;
         }
-        x = norm(&layer.attention_norm, &attn, h, eps);
+        x = norm(backend, &layer.attention_norm, &attn, h, eps)?;
         let mut u = dense(backend, &layer.ffn_in, &x, total)?;
         match cfg.activation {
             Gelu::Erf => {
                 let pre = u.clone();
-                scalar::gelu_erf(&pre, &mut u);
+                ops::gelu_erf(backend, &pre, &mut u)?;
             }
             Gelu::Tanh => {
                 let pre = u.clone();
@@ -159,7 +165,7 @@ pub(crate) fn embed(
         for (a, r) in y.iter_mut().zip(&x) {
             *a += r;
         }
-        x = norm(&layer.ffn_norm, &y, h, eps);
+        x = norm(backend, &layer.ffn_norm, &y, h, eps)?;
     }
     let mut out = Vec::with_capacity(seqs.len() * h);
     let mut start = 0;

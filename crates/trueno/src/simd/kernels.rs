@@ -55,6 +55,7 @@ macro_rules! vector_kernels {
         unary!(sigmoid, sigmoid_v, crate::scalar::sigmoid);
         unary!(tanh, tanh_v, crate::scalar::tanh);
         unary!(gelu, gelu_v, crate::scalar::gelu);
+        unary!(gelu_erf, gelu_erf_v, crate::scalar::gelu_erf);
 
         #[target_feature(enable = $feat)]
         fn sigmoid_v(v: V) -> V {
@@ -75,6 +76,72 @@ macro_rules! vector_kernels {
                 vfma(vmul(vsplat(0.044715), vmul(v, v)), v, v),
             );
             vmul(vmul(vsplat(0.5), v), vadd(vsplat(1.0), tanh_v(inner)))
+        }
+
+        /// Exact-form GELU, `0.5 x + 0.5 |x| erf(|x| / √2)` (x·erf(x/√2) is
+        /// even, so no sign is needed), with Abramowitz & Stegun's 7.1.26 for
+        /// erf (absolute error ≤ 1.5e-7).
+        #[target_feature(enable = $feat)]
+        fn gelu_erf_v(v: V) -> V {
+            let a = vmax(v, vsub(vsplat(0.0), v));
+            let z = vmul(a, vsplat(std::f32::consts::FRAC_1_SQRT_2));
+            let t = vdiv(vsplat(1.0), vfma(vsplat(0.327_591_1), z, vsplat(1.0)));
+            let mut p = vsplat(1.061_405_4);
+            for c in [-1.453_152, 1.421_413_8, -0.284_496_72, 0.254_829_6] {
+                p = vfma(p, t, vsplat(c));
+            }
+            let e = exp_v(vmul(vsub(vsplat(0.0), z), z));
+            let erf = vsub(vsplat(1.0), vmul(vmul(p, t), e));
+            vmul(vsplat(0.5), vfma(a, erf, v))
+        }
+
+        /// Layer norm of each row. The mean is taken in two steps, a rough
+        /// `m0` and the mean `c` of the residuals `x − m0`, and every deviation
+        /// is computed as `(x − m0) − c`: `x − m0` is exact for values near the
+        /// mean, so rows whose spread is tiny against their mean (where one
+        /// f32 mean would lose most digits) normalise accurately.
+        #[target_feature(enable = $feat)]
+        pub(super) fn layer_norm_rows(
+            x: &[f32],
+            cols: usize,
+            gamma: &[f32],
+            beta: &[f32],
+            eps: f32,
+            out: &mut [f32],
+        ) {
+            let body = cols - cols % LANES;
+            let n = cols as f32;
+            for (row, orow) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+                let m0 = sum(row) / n;
+                let vm0 = vsplat(m0);
+                let mut acc = vsplat(0.0);
+                for v in row[..body].chunks_exact(LANES) {
+                    acc = vadd(acc, vsub(vload(v), vm0));
+                }
+                let c = (hsum(acc) + row[body..].iter().map(|&v| v - m0).sum::<f32>()) / n;
+                let vc = vsplat(c);
+                let dev = |v: V| vsub(vsub(v, vm0), vc);
+                let mut acc = vsplat(0.0);
+                for v in row[..body].chunks_exact(LANES) {
+                    let d = dev(vload(v));
+                    acc = vfma(d, d, acc);
+                }
+                let tail_sq: f32 = row[body..].iter().map(|&v| ((v - m0) - c).powi(2)).sum();
+                let inv = 1.0 / ((hsum(acc) + tail_sq) / n + eps).sqrt();
+                let vi = vsplat(inv);
+                for (((o, v), g), b) in orow[..body]
+                    .chunks_exact_mut(LANES)
+                    .zip(row.chunks_exact(LANES))
+                    .zip(gamma.chunks_exact(LANES))
+                    .zip(beta.chunks_exact(LANES))
+                {
+                    let r = vfma(vmul(dev(vload(v)), vi), vload(g), vload(b));
+                    vstore(o, r);
+                }
+                for j in body..cols {
+                    orow[j] = ((row[j] - m0) - c) * inv * gamma[j] + beta[j];
+                }
+            }
         }
 
         #[target_feature(enable = $feat)]

@@ -80,8 +80,8 @@ macro_rules! dispatch {
 }
 
 /// Below this many elements a vector op runs on one thread: splitting costs
-/// more than it saves. Above it, memory bandwidth grows with cores (measured on
-/// the dev VM: triad 36–37 GB/s on one core, 46–48 on two).
+/// more than it saves. Above it, memory bandwidth grows with cores (figures in
+/// docs/benchmarks.md, "CPU kernels").
 const PAR_MIN: usize = 1 << 20;
 /// Elements per parallel task.
 const PAR_CHUNK: usize = 1 << 16;
@@ -174,6 +174,45 @@ public_unary!(
     /// GELU, tanh form (see [`scalar::gelu`]).
     gelu
 );
+
+public_unary!(
+    /// GELU, exact form (see [`scalar::gelu_erf`]; erf within 1.5e-7).
+    gelu_erf
+);
+
+/// Layer normalisation of each row of `cols` values (see [`scalar::layer_norm_rows`]).
+pub fn layer_norm_rows(
+    x: &[f32],
+    cols: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    out: &mut [f32],
+) {
+    assert!(
+        cols > 0
+            && x.len().is_multiple_of(cols)
+            && out.len() == x.len()
+            && gamma.len() == cols
+            && beta.len() == cols,
+        "layer_norm_rows: bad shape"
+    );
+    let one = |x: &[f32], out: &mut [f32]| {
+        dispatch!(
+            layer_norm_rows(x, cols, gamma, beta, eps, out),
+            scalar::layer_norm_rows(x, cols, gamma, beta, eps, out)
+        )
+    };
+    let rows_per_chunk = (PAR_CHUNK / cols).max(1);
+    if parallel(out.len()) {
+        use rayon::prelude::*;
+        out.par_chunks_mut(rows_per_chunk * cols)
+            .zip(x.par_chunks(rows_per_chunk * cols))
+            .for_each(|(o, v)| one(v, o));
+    } else {
+        one(x, out)
+    }
+}
 
 /// `out[i] = alpha * x[i]`.
 pub fn scale(alpha: f32, x: &[f32], out: &mut [f32]) {
