@@ -80,6 +80,12 @@ fn check(cfg: &EncoderConfig, seqs: &[Tokens]) -> Result<(), AprenderError> {
     Ok(())
 }
 
+/// Tokens per forward pass at most (unless one sequence is longer): a large
+/// batch runs as several passes, so its activations (the feed-forward layer
+/// holds tokens × intermediate values) stay in cache-sized blocks instead of
+/// hundreds of megabytes.
+const TOKENS_PER_PASS: usize = 2048;
+
 /// One embedding per sequence, `seqs.len() × hidden` row-major.
 pub(crate) fn embed(
     backend: Backend,
@@ -88,6 +94,31 @@ pub(crate) fn embed(
     seqs: &[Tokens],
 ) -> Result<Vec<f32>, AprenderError> {
     check(cfg, seqs)?;
+    let mut out = Vec::with_capacity(seqs.len() * cfg.hidden);
+    let mut rest = seqs;
+    while !rest.is_empty() {
+        let mut tokens = 0;
+        let take = rest
+            .iter()
+            .take_while(|t| {
+                tokens += t.ids.len();
+                tokens <= TOKENS_PER_PASS
+            })
+            .count()
+            .max(1);
+        out.extend(pass(backend, cfg, w, &rest[..take])?);
+        rest = &rest[take..];
+    }
+    Ok(out)
+}
+
+/// [`embed`] of sequences already checked, in one pass.
+fn pass(
+    backend: Backend,
+    cfg: &EncoderConfig,
+    w: &EncoderWeights,
+    seqs: &[Tokens],
+) -> Result<Vec<f32>, AprenderError> {
     let h = cfg.hidden;
     let total: usize = seqs.iter().map(|t| t.ids.len()).sum();
     let mut x = Vec::with_capacity(total * h);
