@@ -2,12 +2,14 @@
 //! pooling and normalisation, over a batch of token sequences.
 //!
 //! Tokens of every sequence are stacked into one matrix, so the dense layers
-//! are single GEMMs over all of them (through `trueno::ops::sgemm` on the
+//! are single GEMMs over all of them (on SIMD through weights packed once,
+//! bias fused into the write-back; elsewhere `trueno::ops::sgemm` on the
 //! caller's backend, bias loaded into C first); attention runs per sequence
 //! and head on its own tokens only, so no padding is ever computed and no
 //! mask is needed. Every kernel runs on the caller's backend (trueno has no
 //! GPU layer norm or exact GELU yet: on the GPU backend those are an error).
 
+use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed};
 use trueno::{Backend, MatMut, MatRef, ops};
 
 use super::config::{EncoderConfig, Gelu, Pooling};
@@ -15,8 +17,55 @@ use super::tokenize::Tokens;
 use super::weights::{EncoderWeights, Linear, Norm};
 use crate::error::AprenderError;
 
-/// `y = x · Wᵀ + b` for the `rows × inputs` matrix `x`.
-fn dense(backend: Backend, l: &Linear, x: &[f32], rows: usize) -> Result<Vec<f32>, AprenderError> {
+/// One layer's six dense weights (query, key, value, attention output,
+/// feed-forward in and out) as `Wᵀ` packed for the SIMD GEMM kernel.
+pub(crate) type PackedLayer = [PackedMatrix; 6];
+
+/// Packs every layer's weights once (`Wᵀ`, `inputs × outputs`).
+pub(crate) fn pack(w: &EncoderWeights) -> Vec<PackedLayer> {
+    let t = |l: &Linear| {
+        let mut wt = vec![0.0; l.weight.len()];
+        for (o, row) in l.weight.chunks_exact(l.inputs).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                wt[i * l.outputs + o] = v;
+            }
+        }
+        PackedMatrix::pack(&wt, l.inputs, l.outputs)
+    };
+    w.layers
+        .iter()
+        .map(|l| {
+            [
+                t(&l.query),
+                t(&l.key),
+                t(&l.value),
+                t(&l.attention_out),
+                t(&l.ffn_in),
+                t(&l.ffn_out),
+            ]
+        })
+        .collect()
+}
+
+/// `y = x · Wᵀ + b` for the `rows × inputs` matrix `x`: through the packed
+/// weights (bias fused into the write-back) when given, else a GEMM on `backend`.
+fn dense(
+    backend: Backend,
+    l: &Linear,
+    packed: Option<&PackedMatrix>,
+    x: &[f32],
+    rows: usize,
+) -> Result<Vec<f32>, AprenderError> {
+    if let Some(p) = packed {
+        let mut y = vec![0.0; rows * l.outputs];
+        sgemm_packed(
+            MatRef::new(x, rows, l.inputs),
+            p,
+            MatMut::new(&mut y, rows, l.outputs),
+            Epilogue::Bias(&l.bias),
+        );
+        return Ok(y);
+    }
     let mut y: Vec<f32> = l
         .bias
         .iter()
@@ -91,6 +140,7 @@ pub(crate) fn embed(
     backend: Backend,
     cfg: &EncoderConfig,
     w: &EncoderWeights,
+    packed: Option<&[PackedLayer]>,
     seqs: &[Tokens],
 ) -> Result<Vec<f32>, AprenderError> {
     check(cfg, seqs)?;
@@ -106,7 +156,7 @@ pub(crate) fn embed(
             })
             .count()
             .max(1);
-        out.extend(pass(backend, cfg, w, &rest[..take])?);
+        out.extend(pass(backend, cfg, w, packed, &rest[..take])?);
         rest = &rest[take..];
     }
     Ok(out)
@@ -117,6 +167,7 @@ fn pass(
     backend: Backend,
     cfg: &EncoderConfig,
     w: &EncoderWeights,
+    packed: Option<&[PackedLayer]>,
     seqs: &[Tokens],
 ) -> Result<Vec<f32>, AprenderError> {
     let h = cfg.hidden;
@@ -140,10 +191,11 @@ fn pass(
     let mut x = norm(backend, &w.embeddings.norm, &x, h, eps)?;
     let (d, heads) = (cfg.head_dim(), cfg.heads);
     let scale = 1.0 / (d as f32).sqrt();
-    for layer in &w.layers {
-        let q = dense(backend, &layer.query, &x, total)?;
-        let k = dense(backend, &layer.key, &x, total)?;
-        let v = dense(backend, &layer.value, &x, total)?;
+    for (i, layer) in w.layers.iter().enumerate() {
+        let p = |j: usize| packed.map(|p| &p[i][j]);
+        let q = dense(backend, &layer.query, p(0), &x, total)?;
+        let k = dense(backend, &layer.key, p(1), &x, total)?;
+        let v = dense(backend, &layer.value, p(2), &x, total)?;
         let mut ctx = vec![0.0; total * h];
         let mut start = 0;
         for t in seqs {
@@ -176,12 +228,12 @@ fn pass(
             }
             start += n;
         }
-        let mut attn = dense(backend, &layer.attention_out, &ctx, total)?;
+        let mut attn = dense(backend, &layer.attention_out, p(3), &ctx, total)?;
         for (a, r) in attn.iter_mut().zip(&x) {
             *a += r;
         }
         x = norm(backend, &layer.attention_norm, &attn, h, eps)?;
-        let mut u = dense(backend, &layer.ffn_in, &x, total)?;
+        let mut u = dense(backend, &layer.ffn_in, p(4), &x, total)?;
         match cfg.activation {
             Gelu::Erf => {
                 let pre = u.clone();
@@ -192,7 +244,7 @@ fn pass(
                 ops::gelu(backend, &pre, &mut u)?;
             }
         }
-        let mut y = dense(backend, &layer.ffn_out, &u, total)?;
+        let mut y = dense(backend, &layer.ffn_out, p(5), &u, total)?;
         for (a, r) in y.iter_mut().zip(&x) {
             *a += r;
         }

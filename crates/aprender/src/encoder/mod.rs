@@ -30,6 +30,8 @@ pub struct Encoder {
     pub weights: EncoderWeights,
     /// The tokenizer.
     pub tokenizer: SentenceTokenizer,
+    /// The dense weights packed for the SIMD GEMM, on first SIMD use.
+    packed: std::sync::OnceLock<Vec<forward::PackedLayer>>,
 }
 
 impl Encoder {
@@ -47,6 +49,7 @@ impl Encoder {
             config,
             weights,
             tokenizer,
+            packed: std::sync::OnceLock::new(),
         })
     }
 }
@@ -69,7 +72,12 @@ impl Encoder {
         backend: Backend,
         tokens: &[Tokens],
     ) -> Result<Matrix, AprenderError> {
-        let data = forward::embed(backend, &self.config, &self.weights, tokens)?;
+        let packed = (backend == Backend::Simd).then(|| {
+            self.packed
+                .get_or_init(|| forward::pack(&self.weights))
+                .as_slice()
+        });
+        let data = forward::embed(backend, &self.config, &self.weights, packed, tokens)?;
         Matrix::new(tokens.len(), self.config.hidden, data)
     }
 }

@@ -294,8 +294,14 @@ fn a_random_encoder_embeds_alike_on_every_cpu_backend_and_refuses_bad_ids() {
         tokens(&[1]),
         tokens(&[1, 29, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]),
     ];
-    let scalar = forward::embed(trueno::Backend::Scalar, &cfg, &w, &batch).unwrap();
-    let simd = forward::embed(trueno::Backend::Simd, &cfg, &w, &batch).unwrap();
+    let scalar = forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &batch).unwrap();
+    let simd = forward::embed(trueno::Backend::Simd, &cfg, &w, None, &batch).unwrap();
+    let packed = forward::pack(&w);
+    let simd_packed =
+        forward::embed(trueno::Backend::Simd, &cfg, &w, Some(&packed), &batch).unwrap();
+    for (a, b) in scalar.iter().zip(&simd_packed) {
+        assert!((a - b).abs() < 1e-5, "packed: {a} vs {b}");
+    }
     assert_eq!(scalar.len(), 3 * 8);
     for (a, b) in scalar.iter().zip(&simd) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
@@ -305,10 +311,10 @@ fn a_random_encoder_embeds_alike_on_every_cpu_backend_and_refuses_bad_ids() {
         assert!((len - 1.0).abs() < 1e-5, "normalised: {len}");
     }
     // One sequence's embedding does not depend on the others in its batch.
-    let alone = forward::embed(trueno::Backend::Scalar, &cfg, &w, &batch[2..]).unwrap();
+    let alone = forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &batch[2..]).unwrap();
     assert_eq!(alone, scalar[16..]);
     let err = |t: Tokens| {
-        forward::embed(trueno::Backend::Scalar, &cfg, &w, &[tokens(&[1]), t])
+        forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &[tokens(&[1]), t])
             .unwrap_err()
             .to_string()
     };
