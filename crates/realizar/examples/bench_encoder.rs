@@ -2,8 +2,12 @@
 //! PyTorch fp32 and onnxruntime (the same model exported from PyTorch), in one
 //! run, the sides alternating.
 //!
-//! `cargo run --release -p realizar --example bench_encoder [-- --threads N] [--rounds R]`
+//! `cargo run --release -p realizar --example bench_encoder [-- --threads N] [--rounds R] [--model DIR] [--random-weights]`
 //!
+//! `--random-weights` first writes random weights of the folder's shape into
+//! `DIR/model.safetensors` (speed does not depend on the values): how the
+//! benchmark runs where the real weights cannot be copied. Use a copy of the
+//! folder.
 //! Needs the model (`cargo xtask fetch-models`) and Python with torch,
 //! sentence-transformers, onnx and onnxruntime. The corpus is the committed
 //! `examples/data/encoder_corpus.txt` (1024 sentences of 8–128 tokens,
@@ -42,6 +46,17 @@ fn model_dir() -> PathBuf {
         .join("all-minilm-l6-v2")
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -63,7 +78,13 @@ struct Figure {
 fn main() {
     let threads = arg("--threads", 2);
     let rounds = arg("--rounds", 3);
-    let dir = model_dir();
+    let dir = text_arg("--model").map_or_else(model_dir, PathBuf::from);
+    if flag("--random-weights") {
+        let cfg = aprender::encoder::EncoderConfig::from_dir(&dir).expect("the folder's config");
+        let bytes = aprender::encoder::EncoderWeights::random(&cfg, 17).to_safetensors();
+        aprender::file::write_atomic(&dir.join("model.safetensors"), &bytes)
+            .expect("writing random weights");
+    }
     let encoder = Encoder::load(&dir).unwrap_or_else(|e| {
         eprintln!("{e}: run `cargo xtask fetch-models`");
         std::process::exit(1);
