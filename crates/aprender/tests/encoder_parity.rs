@@ -13,17 +13,7 @@ use serde_json::Value;
 use trueno::Backend;
 
 fn real_model() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let cache = var("HEIJUNKA_MODELS").or_else(|| {
-        var("XDG_CACHE_HOME")
-            .or_else(|| var("HOME").map(|h| h.join(".cache")))
-            .map(|c| c.join("heijunka").join("models"))
-    })?;
-    let dir = cache.join("all-minilm-l6-v2");
+    let dir = aprender::encoder::model_cache_dir("all-minilm-l6-v2")?;
     if dir.join(".complete").is_file() {
         return Some(dir);
     }

@@ -31,19 +31,8 @@ const BATCHES: [usize; 3] = [1, 32, 256];
 const SECONDS: f64 = 1.0;
 
 fn model_dir() -> PathBuf {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("HEIJUNKA_MODELS")
-        .or_else(|| {
-            var("XDG_CACHE_HOME")
-                .or_else(|| var("HOME").map(|h| h.join(".cache")))
-                .map(|c| c.join("heijunka").join("models"))
-        })
+    aprender::encoder::model_cache_dir("all-minilm-l6-v2")
         .expect("a cache directory (HEIJUNKA_MODELS)")
-        .join("all-minilm-l6-v2")
 }
 
 fn flag(name: &str) -> bool {

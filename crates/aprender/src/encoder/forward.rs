@@ -229,25 +229,16 @@ fn pass(
             start += n;
         }
         let mut attn = dense(backend, &layer.attention_out, p(3), &ctx, total)?;
-        for (a, r) in attn.iter_mut().zip(&x) {
-            *a += r;
-        }
+        ops::axpy(backend, 1.0, &x, &mut attn)?; // the residual
         x = norm(backend, &layer.attention_norm, &attn, h, eps)?;
-        let mut u = dense(backend, &layer.ffn_in, p(4), &x, total)?;
+        let pre = dense(backend, &layer.ffn_in, p(4), &x, total)?;
+        let mut u = vec![0.0; pre.len()];
         match cfg.activation {
-            Gelu::Erf => {
-                let pre = u.clone();
-                ops::gelu_erf(backend, &pre, &mut u)?;
-            }
-            Gelu::Tanh => {
-                let pre = u.clone();
-                ops::gelu(backend, &pre, &mut u)?;
-            }
+            Gelu::Erf => ops::gelu_erf(backend, &pre, &mut u)?,
+            Gelu::Tanh => ops::gelu(backend, &pre, &mut u)?,
         }
         let mut y = dense(backend, &layer.ffn_out, p(5), &u, total)?;
-        for (a, r) in y.iter_mut().zip(&x) {
-            *a += r;
-        }
+        ops::axpy(backend, 1.0, &x, &mut y)?; // the residual
         x = norm(backend, &layer.ffn_norm, &y, h, eps)?;
     }
     let mut out = Vec::with_capacity(seqs.len() * h);

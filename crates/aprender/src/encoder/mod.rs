@@ -21,6 +21,25 @@ use crate::Matrix;
 use crate::error::AprenderError;
 use crate::format::{Reader, read_file};
 
+/// Where `cargo xtask fetch-models` puts the model `name`: under
+/// `$HEIJUNKA_MODELS`, else `$XDG_CACHE_HOME/heijunka/models`, else
+/// `~/.cache/heijunka/models` (xtask, which depends on no stack crate, applies
+/// the same rule). `None` when no cache directory can be named.
+pub fn model_cache_dir(name: &str) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let cache = var("HEIJUNKA_MODELS").or_else(|| {
+        var("XDG_CACHE_HOME")
+            .or_else(|| var("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("heijunka").join("models"))
+    })?;
+    Some(cache.join(name))
+}
+
 /// An encoder read from a model folder: its shape, weights and tokenizer.
 #[derive(Debug, Clone)]
 pub struct Encoder {
