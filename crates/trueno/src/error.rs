@@ -48,6 +48,28 @@ pub enum TruenoError {
         /// The operation that was called.
         op: &'static str,
     },
+    /// A sequence of a stacked batch has no rows.
+    #[error("{op}: sequence {sequence} is empty")]
+    EmptySequence {
+        /// The operation that was called.
+        op: &'static str,
+        /// Its position in the batch.
+        sequence: usize,
+    },
+    /// A row index points past the end of the table it indexes.
+    #[error("{op}: row {row} asks for entry {index} of table {table}, which has {len}")]
+    IndexOutOfRange {
+        /// The operation that was called.
+        op: &'static str,
+        /// The output row whose index is bad.
+        row: usize,
+        /// Which table.
+        table: usize,
+        /// The index given.
+        index: u32,
+        /// Rows in that table.
+        len: usize,
+    },
     /// The GPU failed or is missing; a CPU backend can take over.
     #[error(transparent)]
     Gpu(#[from] crate::gpu::GpuError),
@@ -59,4 +81,24 @@ pub enum TruenoError {
         /// Why it cannot run.
         reason: &'static str,
     },
+}
+
+/// `Ok` when an operand has the length its operation's shape needs, else the
+/// [`TruenoError::ShapeMismatch`] naming both.
+pub(crate) fn expect_len(
+    op: &'static str,
+    operand: &'static str,
+    expected: usize,
+    actual: usize,
+) -> Result<(), TruenoError> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(TruenoError::ShapeMismatch {
+            op,
+            operand,
+            expected,
+            actual,
+        })
+    }
 }

@@ -27,9 +27,11 @@ pub mod gpu;
 mod op;
 pub mod ops;
 pub mod scalar;
+mod seq;
 pub mod simd;
 
 pub use backend::Backend;
 pub use error::TruenoError;
 pub use op::{Op, OpKind};
+pub use seq::{Attention, SegmentPool};
 pub use simd::gemm::{MatMut, MatRef};

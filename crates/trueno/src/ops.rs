@@ -5,27 +5,12 @@
 //! [`Backend::Gpu`] each call uploads its inputs and downloads its result; chain
 //! device-resident work through [`crate::gpu::GpuContext`] instead.
 
-use crate::gpu::{GpuContext, GpuTensor};
+use crate::error::expect_len as check;
+use crate::error::expect_len as expect;
+use crate::gpu::{Activation, GpuContext, GpuTensor};
+use crate::seq::total;
 use crate::simd::gemm::{MatMut, MatRef};
-use crate::{Backend, TruenoError, scalar, simd};
-
-fn check(
-    op: &'static str,
-    operand: &'static str,
-    expected: usize,
-    actual: usize,
-) -> Result<(), TruenoError> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(TruenoError::ShapeMismatch {
-            op,
-            operand,
-            expected,
-            actual,
-        })
-    }
-}
+use crate::{Attention, Backend, SegmentPool, TruenoError, scalar, simd};
 
 /// Checks `x` as rows of `cols` values and `out` of the same length;
 /// `Ok(false)` when there is nothing to compute (no columns, no values).
@@ -178,14 +163,41 @@ cpu_unary!(
     /// `out = 1 / (1 + e^-x)`, element-wise.
     sigmoid
 );
-cpu_unary!(
-    /// GELU (tanh form), element-wise.
-    gelu
-);
-cpu_unary!(
-    /// GELU, exact form `x Φ(x)`, element-wise.
-    gelu_erf
-);
+
+/// GELU (tanh form), element-wise.
+pub fn gelu(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+    check("gelu", "out", x.len(), out.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::gelu(x, out),
+        Target::Simd => simd::gelu(x, out),
+        Target::Gpu(g) => gelu_on_gpu(g, x, out, Activation::GeluTanh)?,
+    }
+    Ok(())
+}
+
+/// GELU, exact form `x Φ(x)`, element-wise (on the GPU erf is a rational
+/// fit within 1.2e-7).
+pub fn gelu_erf(backend: Backend, x: &[f32], out: &mut [f32]) -> Result<(), TruenoError> {
+    check("gelu_erf", "out", x.len(), out.len())?;
+    match target(backend)? {
+        Target::Scalar => scalar::gelu_erf(x, out),
+        Target::Simd => simd::gelu_erf(x, out),
+        Target::Gpu(g) => gelu_on_gpu(g, x, out, Activation::GeluErf)?,
+    }
+    Ok(())
+}
+
+fn gelu_on_gpu(
+    g: &GpuContext,
+    x: &[f32],
+    out: &mut [f32],
+    act: Activation,
+) -> Result<(), TruenoError> {
+    if x.is_empty() {
+        return Ok(());
+    }
+    on_gpu(g, &[x, &[0.0]], out, |g, t| g.bias_act(&t[0], &t[1], act))
+}
 
 /// Layer normalisation of each row of `cols` values:
 /// `(x − mean) / √(var + eps) · γ + β`, with `gamma` and `beta` of `cols` values.
@@ -206,7 +218,12 @@ pub fn layer_norm_rows(
     match target(backend)? {
         Target::Scalar => scalar::layer_norm_rows(x, cols, gamma, beta, eps, out),
         Target::Simd => simd::layer_norm_rows(x, cols, gamma, beta, eps, out),
-        Target::Gpu(_) => return Err(no_gpu("no GPU kernel for `layer_norm_rows` yet")),
+        Target::Gpu(g) => {
+            let affine = [vec![0.0; cols], gamma.to_vec(), beta.to_vec()].concat();
+            on_gpu(g, &[x, &affine], out, |g, t| {
+                g.add_layer_norm(&t[0], None, &t[1], cols, eps)
+            })?
+        }
     }
     Ok(())
 }
@@ -459,6 +476,166 @@ pub fn matmul(
     Ok(())
 }
 
+/// Multi-head attention within each of the stacked sequences of `lens` rows
+/// (see [`Attention`]): `qkv` has `3 · shape.width()` values per row, `out`
+/// `shape.width()`.
+///
+/// ```
+/// use trueno::{Attention, Backend, ops};
+/// let shape = Attention { heads: 1, head_dim: 1, causal: false };
+/// // Two sequences of one token each: each attends only to itself.
+/// let qkv = [1.0, 1.0, 5.0, 1.0, 1.0, 7.0];
+/// let mut out = [0.0; 2];
+/// ops::attention(Backend::Scalar, shape, &qkv, &[1, 1], &mut out).unwrap();
+/// assert_eq!(out, [5.0, 7.0]);
+/// ```
+pub fn attention(
+    backend: Backend,
+    shape: Attention,
+    qkv: &[f32],
+    lens: &[usize],
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    if shape.check(qkv, lens, out)? == 0 {
+        return Ok(());
+    }
+    match target(backend)? {
+        Target::Scalar => scalar::attention(shape, qkv, lens, out),
+        Target::Simd => simd::attention(shape, qkv, lens, out),
+        Target::Gpu(g) => {
+            let spans = g.upload_spans(lens)?;
+            on_gpu(g, &[qkv], out, |g, t| g.attention(shape, &t[0], &spans))?
+        }
+    }
+    Ok(())
+}
+
+/// `out[r] = Σ_t tables[t][idx[r·T + t]]` for `T = tables.len()` tables of
+/// rows of `cols` values (word + position + type embeddings). An index past
+/// its table is an error naming the row.
+pub fn gather_add_rows(
+    backend: Backend,
+    tables: &[&[f32]],
+    cols: usize,
+    idx: &[u32],
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    let op = "gather_add_rows";
+    let t = tables.len();
+    if cols == 0 || t == 0 {
+        expect(op, "out", 0, out.len())?;
+        return Ok(());
+    }
+    if !idx.len().is_multiple_of(t) {
+        return Err(TruenoError::ShapeMismatch {
+            op,
+            operand: "idx",
+            expected: idx.len().next_multiple_of(t),
+            actual: idx.len(),
+        });
+    }
+    let rows = idx.len() / t;
+    expect(op, "out", product(op, rows, cols)?, out.len())?;
+    let mut lens = Vec::with_capacity(t);
+    for table in tables {
+        if !table.len().is_multiple_of(cols) {
+            return Err(TruenoError::ShapeMismatch {
+                op,
+                operand: "tables",
+                expected: table.len().next_multiple_of(cols),
+                actual: table.len(),
+            });
+        }
+        lens.push(table.len() / cols);
+    }
+    for (row, ids) in idx.chunks_exact(t).enumerate() {
+        for (table, (&index, &len)) in ids.iter().zip(&lens).enumerate() {
+            if index as usize >= len {
+                return Err(TruenoError::IndexOutOfRange {
+                    op,
+                    row,
+                    table,
+                    index,
+                    len,
+                });
+            }
+        }
+    }
+    match target(backend)? {
+        Target::Scalar => scalar::gather_add_rows(tables, cols, idx, out),
+        Target::Simd => simd::gather_add_rows(tables, cols, idx, out),
+        Target::Gpu(g) => {
+            // One table on the device, the indices offset into it.
+            let offsets: Vec<u32> = lens
+                .iter()
+                .scan(0u32, |at, &n| {
+                    let o = *at;
+                    *at = at.saturating_add(n as u32);
+                    Some(o)
+                })
+                .collect();
+            let shifted: Vec<u32> = idx
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v + offsets[i % t])
+                .collect();
+            let ids = g.upload_u32(&shifted)?;
+            on_gpu(g, &[&tables.concat()], out, |g, tab| {
+                g.gather_add_rows(&tab[0], cols, &ids, t)
+            })?
+        }
+    }
+    Ok(())
+}
+
+/// One row of `cols` values per stacked sequence of `lens` rows of `x`:
+/// their mean, first or last (see [`SegmentPool`]).
+pub fn segment_pool(
+    backend: Backend,
+    x: &[f32],
+    cols: usize,
+    lens: &[usize],
+    pool: SegmentPool,
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    let op = "segment_pool";
+    let rows = total(op, lens)?;
+    expect(op, "x", product(op, rows, cols)?, x.len())?;
+    expect(op, "out", product(op, lens.len(), cols)?, out.len())?;
+    if out.is_empty() {
+        return Ok(());
+    }
+    match target(backend)? {
+        Target::Scalar => scalar::segment_pool(x, cols, lens, pool, out),
+        Target::Simd => simd::segment_pool(x, cols, lens, pool, out),
+        Target::Gpu(g) => {
+            let spans = g.upload_spans(lens)?;
+            on_gpu(g, &[x], out, |g, t| {
+                g.segment_pool(&t[0], cols, &spans, pool)
+            })?
+        }
+    }
+    Ok(())
+}
+
+/// Each row of `cols` values divided by `max(‖row‖, 1e-12)`.
+pub fn l2_normalize_rows(
+    backend: Backend,
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) -> Result<(), TruenoError> {
+    if !check_rows("l2_normalize_rows", x, cols, out)? || x.is_empty() {
+        return Ok(());
+    }
+    match target(backend)? {
+        Target::Scalar => scalar::l2_normalize_rows(x, cols, out),
+        Target::Simd => simd::l2_normalize_rows(x, cols, out),
+        Target::Gpu(g) => on_gpu(g, &[x], out, |g, t| g.l2_normalize_rows(&t[0], cols))?,
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,7 +771,7 @@ mod tests {
         ));
         assert!(matches!(
             layer_norm_rows(Backend::Gpu, &x, 3, &[1.0; 3], &[0.0; 3], 1e-12, &mut ln),
-            Err(TruenoError::BackendUnavailable { .. } | TruenoError::Gpu(_))
+            Ok(()) | Err(TruenoError::Gpu(_))
         ));
         gelu_erf(Backend::Simd, &x, &mut out).unwrap();
         assert!((out[2] - 1.954_5).abs() < 1e-3 && out[1] == 0.0, "{out:?}");

@@ -3,6 +3,8 @@
 //! These take unchecked slices (callers go through [`crate::ops`], which checks
 //! shapes) and are written for clarity; SIMD and GPU kernels are tested against them.
 
+use crate::{Attention, SegmentPool};
+
 /// `out[i] = a[i] + b[i]`
 pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
@@ -205,6 +207,101 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize)
                 acc += a[i * k + p] * b[p * n + j];
             }
             c[i * n + j] = acc;
+        }
+    }
+}
+
+/// Multi-head attention over stacked sequences (see [`Attention`]), the
+/// reference: scores, softmax and the weighted sum of values in f64, one query
+/// at a time. Shapes are the caller's to check (`ops::attention` does).
+pub fn attention(shape: Attention, qkv: &[f32], lens: &[usize], out: &mut [f32]) {
+    let (d, w) = (shape.head_dim, shape.width());
+    let scale = 1.0 / (d as f64).sqrt();
+    let row = |t: usize, part: usize, head: usize| {
+        let at = t * 3 * w + part * w + head * d;
+        &qkv[at..at + d]
+    };
+    let mut scores = Vec::new();
+    for span in crate::seq::spans(lens) {
+        for head in 0..shape.heads {
+            for i in span.clone() {
+                let keys = span.start..if shape.causal { i + 1 } else { span.end };
+                let q = row(i, 0, head);
+                scores.clear();
+                scores.extend(keys.clone().map(|j| {
+                    let k = row(j, 1, head);
+                    q.iter()
+                        .zip(k)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum::<f64>()
+                        * scale
+                }));
+                let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut total = 0.0;
+                for s in &mut scores {
+                    *s = (*s - top).exp();
+                    total += *s;
+                }
+                let o = &mut out[i * w + head * d..i * w + (head + 1) * d];
+                for (c, o) in o.iter_mut().enumerate() {
+                    let v: f64 = keys
+                        .clone()
+                        .zip(&scores)
+                        .map(|(j, p)| p * f64::from(row(j, 2, head)[c]))
+                        .sum();
+                    *o = (v / total) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// `out[r] = Σ_t tables[t][idx[r·T + t]]` for `T = tables.len()` tables of rows
+/// of `cols` values: an embedding lookup that sums word, position and type rows.
+/// Indices are the caller's to check (`ops::gather_add_rows` does).
+pub fn gather_add_rows(tables: &[&[f32]], cols: usize, idx: &[u32], out: &mut [f32]) {
+    for (o, ids) in out
+        .chunks_exact_mut(cols)
+        .zip(idx.chunks_exact(tables.len()))
+    {
+        o.fill(0.0);
+        for (table, &i) in tables.iter().zip(ids) {
+            let r = &table[i as usize * cols..(i as usize + 1) * cols];
+            o.iter_mut().zip(r).for_each(|(o, v)| *o += v);
+        }
+    }
+}
+
+/// One row per sequence of `x` (rows of `cols`): the mean of its rows (summed
+/// in f64), its first or its last.
+pub fn segment_pool(x: &[f32], cols: usize, lens: &[usize], pool: SegmentPool, out: &mut [f32]) {
+    for (span, o) in crate::seq::spans(lens).zip(out.chunks_exact_mut(cols)) {
+        let row = |r: usize| &x[r * cols..(r + 1) * cols];
+        match pool {
+            SegmentPool::First => o.copy_from_slice(row(span.start)),
+            SegmentPool::Last => o.copy_from_slice(row(span.end - 1)),
+            SegmentPool::Mean => {
+                let n = span.len() as f64;
+                for (c, o) in o.iter_mut().enumerate() {
+                    *o = (span.clone().map(|r| f64::from(row(r)[c])).sum::<f64>() / n) as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Each row of `cols` values divided by its Euclidean length, or by 1e-12 when
+/// shorter (as torch's `F.normalize`), in f64.
+pub fn l2_normalize_rows(x: &[f32], cols: usize, out: &mut [f32]) {
+    for (row, o) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)) {
+        let len = row
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            .sqrt()
+            .max(1e-12);
+        for (o, &v) in o.iter_mut().zip(row) {
+            *o = (f64::from(v) / len) as f32;
         }
     }
 }

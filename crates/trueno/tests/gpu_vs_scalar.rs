@@ -6,39 +6,12 @@
 //! in reductions, FMA chains in matmul), so results agree to
 //! `terms · ε · Σ|terms|` (ε = 2⁻²⁴); element-wise results agree exactly.
 
-use std::sync::OnceLock;
+mod common;
 
+use common::gpu;
 use proptest::prelude::*;
-use trueno::gpu::{GpuContext, GpuOptions, MatmulKernel};
+use trueno::gpu::MatmulKernel;
 use trueno::{TruenoError, scalar};
-
-fn gpu() -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        match GpuContext::new(GpuOptions {
-            allow_software: true,
-            adapter_name: None,
-        }) {
-            Ok(c) => {
-                let kind = if c.is_software() {
-                    "software"
-                } else {
-                    "hardware"
-                };
-                eprintln!("GPU tests run on {} ({kind})", c.adapter_name());
-                Some(c)
-            }
-            Err(e) if std::env::var("TRUENO_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-                panic!("TRUENO_REQUIRE_GPU=1 but no GPU adapter could be opened: {e}")
-            }
-            Err(e) => {
-                eprintln!("skipping GPU tests: {e}");
-                None
-            }
-        }
-    })
-    .as_ref()
-}
 
 fn tol(terms: usize, mag: f32) -> f32 {
     (terms.max(1) as f32) * f32::EPSILON * mag.max(1.0)

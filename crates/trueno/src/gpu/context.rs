@@ -38,6 +38,7 @@ pub(crate) enum Shader {
     Softmax,
     Matvec,
     Matmul,
+    Sequence,
 }
 
 impl Shader {
@@ -48,6 +49,7 @@ impl Shader {
             Shader::Softmax => include_str!("../../../../shaders/softmax.wgsl"),
             Shader::Matvec => include_str!("../../../../shaders/matvec.wgsl"),
             Shader::Matmul => include_str!("../../../../shaders/matmul.wgsl"),
+            Shader::Sequence => include_str!("../../../../shaders/sequence.wgsl"),
         }
     }
 }
@@ -230,11 +232,19 @@ impl GpuContext {
     /// Copies host data into a new device tensor (queued; ordered before any
     /// later operation on the queue).
     pub fn upload(&self, data: &[f32]) -> Result<GpuTensor, GpuError> {
-        let t = self.output(data.len())?;
-        if !data.is_empty() {
-            self.inner
-                .queue
-                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+        self.upload_bytes(bytemuck::cast_slice(data))
+    }
+
+    /// Copies indices into a new device tensor of `data.len()` 4-byte
+    /// elements, for the kernels that take a `u32` index binding.
+    pub fn upload_u32(&self, data: &[u32]) -> Result<GpuTensor, GpuError> {
+        self.upload_bytes(bytemuck::cast_slice(data))
+    }
+
+    fn upload_bytes(&self, bytes: &[u8]) -> Result<GpuTensor, GpuError> {
+        let t = self.output(bytes.len() / 4)?;
+        if !bytes.is_empty() {
+            self.inner.queue.write_buffer(t.buffer(), 0, bytes);
         }
         Ok(t)
     }

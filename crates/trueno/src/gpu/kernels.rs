@@ -4,6 +4,7 @@
 use super::context::Shader;
 use super::{GpuContext, GpuError, GpuTensor};
 use crate::TruenoError;
+pub(super) use crate::error::expect_len as same_len;
 
 /// The matmul kernels in `shaders/matmul.wgsl`: both compute a 128 × 128 tile
 /// per workgroup with an 8 × 8 block per thread.
@@ -35,25 +36,7 @@ impl MatmulKernel {
 /// strided run of at most `n / (1024 · 256)` elements).
 const REDUCE_GROUPS: u64 = 1024;
 
-fn same_len(
-    op: &'static str,
-    operand: &'static str,
-    expected: usize,
-    actual: usize,
-) -> Result<(), TruenoError> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(TruenoError::ShapeMismatch {
-            op,
-            operand,
-            expected,
-            actual,
-        })
-    }
-}
-
-fn u32_dim(v: usize, what: &str) -> Result<u32, GpuError> {
+pub(super) fn u32_dim(v: usize, what: &str) -> Result<u32, GpuError> {
     u32::try_from(v).map_err(|_| GpuError::TooLarge(what.to_owned()))
 }
 

@@ -23,12 +23,14 @@
 mod context;
 mod kernels;
 mod pool;
+mod seq;
 
 use std::time::Duration;
 
 pub use context::{GpuContext, GpuOptions};
 pub use kernels::MatmulKernel;
 pub use pool::GpuTensor;
+pub use seq::{Activation, GpuSpans};
 
 /// What can go wrong on the GPU. Every variant leaves the caller free to fall
 /// back to a CPU backend.

@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use crate::scalar;
 
+pub use seq::{attention, gather_add_rows, l2_normalize_rows, segment_pool};
+
 #[macro_use]
 mod kernels;
 #[cfg(target_arch = "x86_64")]
@@ -22,6 +24,7 @@ mod avx512_asm;
 pub mod gemm;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+mod seq;
 
 /// The instruction set the SIMD backend uses on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use super::{Kernel, MatMut, MatRef, NC, Product, k_step, kernel_for, pack, run};
 use crate::simd::{Level, level};
 
 /// What to do to each element of C after the product: nothing, add a bias per
-/// column, or add it and apply ReLU (NaN propagates, as in `relu`).
+/// column, or add it and apply an activation (ReLU: NaN propagates, as in
+/// `relu`; GELU: the vector kernels of `simd::gelu_erf` and `simd::gelu`).
 #[derive(Debug, Clone, Copy)]
 pub enum Epilogue<'a> {
     /// C as computed.
@@ -18,9 +19,13 @@ pub enum Epilogue<'a> {
     Bias(&'a [f32]),
     /// `C[i, j] = relu(C[i, j] + bias[j])`.
     BiasRelu(&'a [f32]),
+    /// `C[i, j] = gelu_erf(C[i, j] + bias[j])`, the exact GELU.
+    BiasGeluErf(&'a [f32]),
+    /// `C[i, j] = gelu(C[i, j] + bias[j])`, the tanh form.
+    BiasGeluTanh(&'a [f32]),
 }
 
-impl Epilogue<'_> {
+impl<'a> Epilogue<'a> {
     /// Applies to `row`, which holds columns `col0..col0 + row.len()` of C.
     #[inline]
     pub(super) fn apply(self, row: &mut [f32], col0: usize) {
@@ -38,6 +43,33 @@ impl Epilogue<'_> {
                     *v = if z < 0.0 { 0.0 } else { z };
                 }
             }
+            Epilogue::BiasGeluErf(bias) | Epilogue::BiasGeluTanh(bias) => {
+                let bias = &bias[col0..col0 + row.len()];
+                let gelu = match self {
+                    Epilogue::BiasGeluErf(_) => crate::simd::gelu_erf,
+                    _ => crate::simd::gelu,
+                };
+                // The kernels read and write different slices: a tile row
+                // goes through a small buffer that stays in L1.
+                let mut z = [0.0f32; 64];
+                for (row, bias) in row.chunks_mut(64).zip(bias.chunks(64)) {
+                    let z = &mut z[..row.len()];
+                    z.iter_mut()
+                        .zip(row.iter().zip(bias))
+                        .for_each(|(z, (v, b))| *z = v + b);
+                    gelu(z, row);
+                }
+            }
+        }
+    }
+
+    fn bias(self) -> Option<&'a [f32]> {
+        match self {
+            Epilogue::None => None,
+            Epilogue::Bias(b)
+            | Epilogue::BiasRelu(b)
+            | Epilogue::BiasGeluErf(b)
+            | Epilogue::BiasGeluTanh(b) => Some(b),
         }
     }
 }
@@ -160,7 +192,7 @@ pub fn sgemm_packed_serial(a: MatRef<'_>, b: &PackedMatrix, c: MatMut<'_>, epi: 
 }
 
 fn packed_product(a: MatRef<'_>, b: &PackedMatrix, c: MatMut<'_>, epi: Epilogue<'_>, serial: bool) {
-    if let Epilogue::Bias(bias) | Epilogue::BiasRelu(bias) = epi {
+    if let Some(bias) = epi.bias() {
         assert!(
             bias.len() >= b.n,
             "a bias of {} for {} columns",
