@@ -3,7 +3,8 @@
 //! 256 tokens (mixed case, accents, CJK, emoji, punctuation, one longer than
 //! the 256-token limit), their token ids and their embeddings. Every sentence
 //! must tokenise to the same ids and embed with cosine ≥ 0.99999 and no value
-//! further than 1e-4 from PyTorch's, on every CPU backend. Also the real
+//! further than 1e-4 from PyTorch's, on every backend (the GPU's where an
+//! adapter opens: lavapipe in CI). Also the real
 //! folder's configuration and tokenizer set-up.
 
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ fn real_model() -> Option<PathBuf> {
 }
 
 #[test]
-fn embeddings_match_sentence_transformers_on_every_cpu_backend() {
+fn embeddings_match_sentence_transformers_on_every_backend() {
     let Some(dir) = real_model() else { return };
     let encoder = Encoder::load(&dir).unwrap();
     let fixture: Value =
@@ -51,8 +52,22 @@ fn embeddings_match_sentence_transformers_on_every_cpu_backend() {
             "token ids of {text:?}"
         );
     }
-    for backend in [Backend::Scalar, Backend::Simd] {
+    let mut backends = vec![Backend::Scalar, Backend::Simd];
+    match trueno::gpu::GpuContext::shared() {
+        Ok(ctx) => {
+            eprintln!("GPU: {}", ctx.adapter_name());
+            backends.push(Backend::Gpu);
+        }
+        Err(e) if std::env::var("TRUENO_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("TRUENO_REQUIRE_GPU=1 but the GPU backend cannot open: {e}")
+        }
+        // Lavapipe needs TRUENO_ALLOW_SOFTWARE_GPU=1, as in CI.
+        Err(e) => eprintln!("skipping the GPU backend: {e}"),
+    }
+    for backend in backends {
+        let started = std::time::Instant::now();
         let got = encoder.embed(backend, &texts).unwrap();
+        let took = started.elapsed();
         let (mut worst_cosine, mut worst_diff) = (1.0f64, 0.0f32);
         for (i, (c, text)) in cases.iter().zip(&texts).enumerate() {
             let want: Vec<f32> = c["embedding"]
@@ -81,7 +96,9 @@ fn embeddings_match_sentence_transformers_on_every_cpu_backend() {
             worst_cosine = worst_cosine.min(cosine);
             worst_diff = worst_diff.max(max_diff);
         }
-        eprintln!("{backend}: lowest cosine {worst_cosine:.9}, largest abs diff {worst_diff:.2e}");
+        eprintln!(
+            "{backend}: lowest cosine {worst_cosine:.9}, largest abs diff {worst_diff:.2e} ({took:.1?})"
+        );
     }
 }
 

@@ -1,78 +1,93 @@
-//! The encoder's forward pass: embeddings, post-norm transformer layers,
-//! pooling and normalisation, over a batch of token sequences.
+//! The encoder's forward pass on the CPU backends: embeddings, post-norm
+//! transformer layers, pooling and normalisation, over a batch of token
+//! sequences.
 //!
 //! Tokens of every sequence are stacked into one matrix, so the dense layers
-//! are single GEMMs over all of them (on SIMD through weights packed once,
-//! bias fused into the write-back; elsewhere `trueno::ops::sgemm` on the
-//! caller's backend, bias loaded into C first); attention runs per sequence
-//! and head on its own tokens only, so no padding is ever computed and no
-//! mask is needed. Every kernel runs on the caller's backend (trueno has no
-//! GPU layer norm or exact GELU yet: on the GPU backend those are an error).
+//! are single GEMMs over all of them (the query, key and value projections one
+//! GEMM of three times the width; on SIMD through weights packed once, bias
+//! and GELU fused into the write-back); attention, pooling and the gathers are
+//! trueno's sequence kernels, which see each sequence's own tokens only, so no
+//! padding is ever computed and no mask is needed. The GPU pass is `gpu.rs`.
 
 use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed};
-use trueno::{Backend, MatMut, MatRef, ops};
+use trueno::{Attention, Backend, MatMut, MatRef, SegmentPool, ops};
 
 use super::config::{EncoderConfig, Gelu, Pooling};
 use super::tokenize::Tokens;
 use super::weights::{EncoderWeights, Linear, Norm};
 use crate::error::AprenderError;
 
-/// One layer's six dense weights (query, key, value, attention output,
-/// feed-forward in and out) as `Wᵀ` packed for the SIMD GEMM kernel.
-pub(crate) type PackedLayer = [PackedMatrix; 6];
+/// One layer's dense weights as the passes use them: query, key and value
+/// fused into one `3·hidden × hidden` layer, then the attention output and
+/// the feed-forward layers.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedLayer {
+    pub(crate) dense: [Linear; 4],
+    /// The same four as `Wᵀ` packed for the SIMD GEMM kernel.
+    packed: [PackedMatrix; 4],
+}
 
-/// Packs every layer's weights once (`Wᵀ`, `inputs × outputs`).
-pub(crate) fn pack(w: &EncoderWeights) -> Vec<PackedLayer> {
-    let t = |l: &Linear| {
-        let mut wt = vec![0.0; l.weight.len()];
-        for (o, row) in l.weight.chunks_exact(l.inputs).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                wt[i * l.outputs + o] = v;
-            }
-        }
-        PackedMatrix::pack(&wt, l.inputs, l.outputs)
-    };
+/// Every layer, prepared once per encoder (on first use).
+pub(crate) type Prepared = Vec<PreparedLayer>;
+
+/// Query, key and value stacked into one layer: its output row is `[q | k | v]`.
+fn fuse_qkv(q: &Linear, k: &Linear, v: &Linear) -> Linear {
+    Linear {
+        weight: [&q.weight[..], &k.weight, &v.weight].concat(),
+        bias: [&q.bias[..], &k.bias, &v.bias].concat(),
+        inputs: q.inputs,
+        outputs: q.outputs + k.outputs + v.outputs,
+    }
+}
+
+/// Fuses and packs every layer's weights.
+pub(crate) fn prepare(w: &EncoderWeights) -> Prepared {
     w.layers
         .iter()
         .map(|l| {
-            [
-                t(&l.query),
-                t(&l.key),
-                t(&l.value),
-                t(&l.attention_out),
-                t(&l.ffn_in),
-                t(&l.ffn_out),
-            ]
+            let dense = [
+                fuse_qkv(&l.query, &l.key, &l.value),
+                l.attention_out.clone(),
+                l.ffn_in.clone(),
+                l.ffn_out.clone(),
+            ];
+            let packed = std::array::from_fn(|i| {
+                PackedMatrix::pack(&dense[i].transposed(), dense[i].inputs, dense[i].outputs)
+            });
+            PreparedLayer { dense, packed }
         })
         .collect()
 }
 
-/// `y = x · Wᵀ + b` for the `rows × inputs` matrix `x`: through the packed
-/// weights (bias fused into the write-back) when given, else a GEMM on `backend`.
+/// `y = act(x · Wᵀ + b)` for the `rows × inputs` matrix `x`: through the
+/// packed weights (bias and activation fused into the write-back) on SIMD,
+/// else a GEMM on `backend` (bias loaded into C first) and the activation.
 fn dense(
     backend: Backend,
     l: &Linear,
-    packed: Option<&PackedMatrix>,
+    packed: &PackedMatrix,
     x: &[f32],
     rows: usize,
+    act: Option<Gelu>,
 ) -> Result<Vec<f32>, AprenderError> {
-    if let Some(p) = packed {
-        let mut y = vec![0.0; rows * l.outputs];
+    let mut y = vec![0.0; rows * l.outputs];
+    if backend == Backend::Simd {
+        let epilogue = match act {
+            None => Epilogue::Bias(&l.bias),
+            Some(Gelu::Erf) => Epilogue::BiasGeluErf(&l.bias),
+            Some(Gelu::Tanh) => Epilogue::BiasGeluTanh(&l.bias),
+        };
         sgemm_packed(
             MatRef::new(x, rows, l.inputs),
-            p,
+            packed,
             MatMut::new(&mut y, rows, l.outputs),
-            Epilogue::Bias(&l.bias),
+            epilogue,
         );
         return Ok(y);
     }
-    let mut y: Vec<f32> = l
-        .bias
-        .iter()
-        .copied()
-        .cycle()
-        .take(rows * l.outputs)
-        .collect();
+    for row in y.chunks_exact_mut(l.outputs) {
+        row.copy_from_slice(&l.bias);
+    }
     ops::sgemm(
         backend,
         1.0,
@@ -81,7 +96,13 @@ fn dense(
         1.0,
         MatMut::new(&mut y, rows, l.outputs),
     )?;
-    Ok(y)
+    let Some(act) = act else { return Ok(y) };
+    let mut out = vec![0.0; y.len()];
+    match act {
+        Gelu::Erf => ops::gelu_erf(backend, &y, &mut out)?,
+        Gelu::Tanh => ops::gelu(backend, &y, &mut out)?,
+    }
+    Ok(out)
 }
 
 fn norm(
@@ -97,7 +118,7 @@ fn norm(
 }
 
 /// Checks every id against the model's tables before any is gathered.
-fn check(cfg: &EncoderConfig, seqs: &[Tokens]) -> Result<(), AprenderError> {
+pub(crate) fn check(cfg: &EncoderConfig, seqs: &[Tokens]) -> Result<(), AprenderError> {
     for (s, t) in seqs.iter().enumerate() {
         let bad = |what: String| Err(AprenderError::InvalidInput(format!("sequence {s}: {what}")));
         if t.ids.is_empty() {
@@ -129,37 +150,80 @@ fn check(cfg: &EncoderConfig, seqs: &[Tokens]) -> Result<(), AprenderError> {
     Ok(())
 }
 
+/// Splits `seqs` into runs of at most `tokens` tokens (a longer sequence runs
+/// alone) and concatenates what `pass` returns for each.
+pub(crate) fn in_passes(
+    seqs: &[Tokens],
+    tokens: usize,
+    mut pass: impl FnMut(&[Tokens]) -> Result<Vec<f32>, AprenderError>,
+) -> Result<Vec<f32>, AprenderError> {
+    let mut out = Vec::new();
+    let mut rest = seqs;
+    while !rest.is_empty() {
+        let mut sum = 0;
+        let take = rest
+            .iter()
+            .take_while(|t| {
+                sum += t.ids.len();
+                sum <= tokens
+            })
+            .count()
+            .max(1);
+        out.extend(pass(&rest[..take])?);
+        rest = &rest[take..];
+    }
+    Ok(out)
+}
+
+/// Per token, its (word, position, type) rows: the embedding gather's indices.
+pub(crate) fn gather_indices(seqs: &[Tokens]) -> Vec<u32> {
+    seqs.iter()
+        .flat_map(|t| {
+            t.ids
+                .iter()
+                .zip(&t.type_ids)
+                .enumerate()
+                .flat_map(|(pos, (&id, &ty))| [id, pos as u32, ty])
+        })
+        .collect()
+}
+
+/// The attention shape of `cfg` (bidirectional).
+pub(crate) fn attention_shape(cfg: &EncoderConfig) -> Attention {
+    Attention {
+        heads: cfg.heads,
+        head_dim: cfg.head_dim(),
+        causal: false,
+    }
+}
+
+/// What `cfg.pooling` is among trueno's sequence poolings.
+pub(crate) fn segment_pool(p: Pooling) -> SegmentPool {
+    match p {
+        Pooling::Mean => SegmentPool::Mean,
+        Pooling::Cls => SegmentPool::First,
+    }
+}
+
 /// Tokens per forward pass at most (unless one sequence is longer): a large
 /// batch runs as several passes, so its activations (the feed-forward layer
 /// holds tokens × intermediate values) stay in cache-sized blocks instead of
 /// hundreds of megabytes.
 const TOKENS_PER_PASS: usize = 2048;
 
-/// One embedding per sequence, `seqs.len() × hidden` row-major.
+/// One embedding per sequence, `seqs.len() × hidden` row-major, on a CPU
+/// backend.
 pub(crate) fn embed(
     backend: Backend,
     cfg: &EncoderConfig,
     w: &EncoderWeights,
-    packed: Option<&[PackedLayer]>,
+    prep: &Prepared,
     seqs: &[Tokens],
 ) -> Result<Vec<f32>, AprenderError> {
     check(cfg, seqs)?;
-    let mut out = Vec::with_capacity(seqs.len() * cfg.hidden);
-    let mut rest = seqs;
-    while !rest.is_empty() {
-        let mut tokens = 0;
-        let take = rest
-            .iter()
-            .take_while(|t| {
-                tokens += t.ids.len();
-                tokens <= TOKENS_PER_PASS
-            })
-            .count()
-            .max(1);
-        out.extend(pass(backend, cfg, w, packed, &rest[..take])?);
-        rest = &rest[take..];
-    }
-    Ok(out)
+    in_passes(seqs, TOKENS_PER_PASS, |run| {
+        pass(backend, cfg, w, prep, run)
+    })
 }
 
 /// [`embed`] of sequences already checked, in one pass.
@@ -167,111 +231,45 @@ fn pass(
     backend: Backend,
     cfg: &EncoderConfig,
     w: &EncoderWeights,
-    packed: Option<&[PackedLayer]>,
+    prep: &Prepared,
     seqs: &[Tokens],
 ) -> Result<Vec<f32>, AprenderError> {
     let h = cfg.hidden;
-    let total: usize = seqs.iter().map(|t| t.ids.len()).sum();
-    let mut x = Vec::with_capacity(total * h);
-    fn row(table: &[f32], i: usize, h: usize) -> &[f32] {
-        &table[i * h..(i + 1) * h]
-    }
-    for t in seqs {
-        for (pos, (&id, &ty)) in t.ids.iter().zip(&t.type_ids).enumerate() {
-            let row = |table, i| row(table, i, h);
-            let (word, p, tt) = (
-                row(&w.embeddings.word, id as usize),
-                row(&w.embeddings.position, pos),
-                row(&w.embeddings.token_type, ty as usize),
-            );
-            x.extend(word.iter().zip(p).zip(tt).map(|((a, b), c)| a + b + c));
-        }
-    }
+    let lens: Vec<usize> = seqs.iter().map(|t| t.ids.len()).collect();
+    let total: usize = lens.iter().sum();
+    let e = &w.embeddings;
+    let mut x = vec![0.0; total * h];
+    let tables = [&e.word[..], &e.position, &e.token_type];
+    ops::gather_add_rows(backend, &tables, h, &gather_indices(seqs), &mut x)?;
     let eps = cfg.layer_norm_eps;
-    let mut x = norm(backend, &w.embeddings.norm, &x, h, eps)?;
-    let (d, heads) = (cfg.head_dim(), cfg.heads);
-    let scale = 1.0 / (d as f32).sqrt();
-    for (i, layer) in w.layers.iter().enumerate() {
-        let p = |j: usize| packed.map(|p| &p[i][j]);
-        let q = dense(backend, &layer.query, p(0), &x, total)?;
-        let k = dense(backend, &layer.key, p(1), &x, total)?;
-        let v = dense(backend, &layer.value, p(2), &x, total)?;
+    let mut x = norm(backend, &e.norm, &x, h, eps)?;
+    let shape = attention_shape(cfg);
+    for (layer, p) in w.layers.iter().zip(prep) {
+        let [qkv_w, out_w, in_w, down_w] = &p.dense;
+        let qkv = dense(backend, qkv_w, &p.packed[0], &x, total, None)?;
         let mut ctx = vec![0.0; total * h];
-        let mut start = 0;
-        for t in seqs {
-            let n = t.ids.len();
-            let at = |m: &[f32], head: usize| -> std::ops::Range<usize> {
-                let from = start * h + head * d;
-                from..(from + (n - 1) * h + d).min(m.len())
-            };
-            let mut scores = vec![0.0; n * n];
-            let mut probs = vec![0.0; n * n];
-            for head in 0..heads {
-                ops::sgemm(
-                    backend,
-                    scale,
-                    MatRef::strided(&q[at(&q, head)], n, d, h),
-                    MatRef::strided(&k[at(&k, head)], n, d, h).t(),
-                    0.0,
-                    MatMut::new(&mut scores, n, n),
-                )?;
-                ops::softmax_rows(backend, &scores, n, &mut probs)?;
-                let range = at(&ctx, head);
-                ops::sgemm(
-                    backend,
-                    1.0,
-                    MatRef::new(&probs, n, n),
-                    MatRef::strided(&v[at(&v, head)], n, d, h),
-                    0.0,
-                    MatMut::strided(&mut ctx[range], n, d, h),
-                )?;
-            }
-            start += n;
-        }
-        let mut attn = dense(backend, &layer.attention_out, p(3), &ctx, total)?;
+        ops::attention(backend, shape, &qkv, &lens, &mut ctx)?;
+        let mut attn = dense(backend, out_w, &p.packed[1], &ctx, total, None)?;
         ops::axpy(backend, 1.0, &x, &mut attn)?; // the residual
         x = norm(backend, &layer.attention_norm, &attn, h, eps)?;
-        let pre = dense(backend, &layer.ffn_in, p(4), &x, total)?;
-        let mut u = vec![0.0; pre.len()];
-        match cfg.activation {
-            Gelu::Erf => ops::gelu_erf(backend, &pre, &mut u)?,
-            Gelu::Tanh => ops::gelu(backend, &pre, &mut u)?,
-        }
-        let mut y = dense(backend, &layer.ffn_out, p(5), &u, total)?;
+        let u = dense(backend, in_w, &p.packed[2], &x, total, Some(cfg.activation))?;
+        let mut y = dense(backend, down_w, &p.packed[3], &u, total, None)?;
         ops::axpy(backend, 1.0, &x, &mut y)?; // the residual
         x = norm(backend, &layer.ffn_norm, &y, h, eps)?;
     }
-    let mut out = Vec::with_capacity(seqs.len() * h);
-    let mut start = 0;
-    for t in seqs {
-        let n = t.ids.len();
-        let rows = &x[start * h..(start + n) * h];
-        let mut e = match cfg.pooling {
-            Pooling::Cls => rows[..h].to_vec(),
-            Pooling::Mean => {
-                let mut sum = vec![0f64; h];
-                for row in rows.chunks_exact(h) {
-                    for (s, &v) in sum.iter_mut().zip(row) {
-                        *s += f64::from(v);
-                    }
-                }
-                sum.iter().map(|s| (s / n as f64) as f32).collect()
-            }
-        };
-        if cfg.normalize {
-            // As torch's F.normalize: divide by max(‖e‖, 1e-12).
-            let len = e
-                .iter()
-                .map(|&v| f64::from(v).powi(2))
-                .sum::<f64>()
-                .sqrt()
-                .max(1e-12);
-            for v in &mut e {
-                *v = (f64::from(*v) / len) as f32;
-            }
-        }
-        out.extend_from_slice(&e);
-        start += n;
+    let mut pooled = vec![0.0; seqs.len() * h];
+    ops::segment_pool(
+        backend,
+        &x,
+        h,
+        &lens,
+        segment_pool(cfg.pooling),
+        &mut pooled,
+    )?;
+    if !cfg.normalize {
+        return Ok(pooled);
     }
-    Ok(out)
+    let mut unit = vec![0.0; pooled.len()];
+    ops::l2_normalize_rows(backend, &pooled, h, &mut unit)?;
+    Ok(unit)
 }

@@ -6,12 +6,15 @@
 
 mod config;
 mod forward;
+mod gpu;
 mod tokenize;
 mod weights;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 pub use config::{EncoderConfig, Gelu, Pooling};
+pub use gpu::GpuEncoder;
 pub use tokenize::{SentenceTokenizer, Tokens};
 pub use weights::{Embeddings, EncoderLayer, EncoderWeights, Linear, Norm};
 
@@ -41,7 +44,7 @@ pub fn model_cache_dir(name: &str) -> Option<std::path::PathBuf> {
 }
 
 /// An encoder read from a model folder: its shape, weights and tokenizer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Encoder {
     /// The architecture and head.
     pub config: EncoderConfig,
@@ -49,8 +52,10 @@ pub struct Encoder {
     pub weights: EncoderWeights,
     /// The tokenizer.
     pub tokenizer: SentenceTokenizer,
-    /// The dense weights packed for the SIMD GEMM, on first SIMD use.
-    packed: std::sync::OnceLock<Vec<forward::PackedLayer>>,
+    /// The dense weights fused and packed, on first use.
+    prepared: OnceLock<forward::Prepared>,
+    /// The weights on the shared GPU context, on first GPU use.
+    gpu: OnceLock<GpuEncoder>,
 }
 
 impl Encoder {
@@ -68,7 +73,8 @@ impl Encoder {
             config,
             weights,
             tokenizer,
-            packed: std::sync::OnceLock::new(),
+            prepared: OnceLock::new(),
+            gpu: OnceLock::new(),
         })
     }
 }
@@ -85,18 +91,32 @@ impl Encoder {
     }
 
     /// [`embed`](Self::embed) of sequences already tokenised; every id is
-    /// checked against the model's tables first.
+    /// checked against the model's tables first. On [`Backend::Gpu`] the
+    /// weights are uploaded to the shared context on first use and stay.
     pub fn embed_tokens(
         &self,
         backend: Backend,
         tokens: &[Tokens],
     ) -> Result<Matrix, AprenderError> {
-        let packed = (backend == Backend::Simd).then(|| {
-            self.packed
-                .get_or_init(|| forward::pack(&self.weights))
-                .as_slice()
-        });
-        let data = forward::embed(backend, &self.config, &self.weights, packed, tokens)?;
+        let prepared = self
+            .prepared
+            .get_or_init(|| forward::prepare(&self.weights));
+        let data = if backend == Backend::Gpu {
+            forward::check(&self.config, tokens)?;
+            let ctx = trueno::gpu::GpuContext::shared().map_err(trueno::TruenoError::from)?;
+            let resident = match self.gpu.get() {
+                Some(g) => g,
+                None => {
+                    let g = GpuEncoder::upload(ctx, &self.config, &self.weights, prepared)?;
+                    // Two first callers may both upload; one copy is kept.
+                    let _ = self.gpu.set(g);
+                    self.gpu.get().expect("just set")
+                }
+            };
+            resident.embed(ctx, &self.config, tokens)?
+        } else {
+            forward::embed(backend, &self.config, &self.weights, prepared, tokens)?
+        };
         Matrix::new(tokens.len(), self.config.hidden, data)
     }
 }

@@ -287,21 +287,16 @@ fn tokens(ids: &[u32]) -> Tokens {
 }
 
 #[test]
-fn a_random_encoder_embeds_alike_on_every_cpu_backend_and_refuses_bad_ids() {
+fn a_random_encoder_embeds_alike_on_every_backend_and_refuses_bad_ids() {
     let (cfg, w) = small_encoder();
     let batch = [
         tokens(&[1, 5, 9, 2]),
         tokens(&[1]),
         tokens(&[1, 29, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]),
     ];
-    let scalar = forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &batch).unwrap();
-    let simd = forward::embed(trueno::Backend::Simd, &cfg, &w, None, &batch).unwrap();
-    let packed = forward::pack(&w);
-    let simd_packed =
-        forward::embed(trueno::Backend::Simd, &cfg, &w, Some(&packed), &batch).unwrap();
-    for (a, b) in scalar.iter().zip(&simd_packed) {
-        assert!((a - b).abs() < 1e-5, "packed: {a} vs {b}");
-    }
+    let prep = forward::prepare(&w);
+    let scalar = forward::embed(trueno::Backend::Scalar, &cfg, &w, &prep, &batch).unwrap();
+    let simd = forward::embed(trueno::Backend::Simd, &cfg, &w, &prep, &batch).unwrap();
     assert_eq!(scalar.len(), 3 * 8);
     for (a, b) in scalar.iter().zip(&simd) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
@@ -310,11 +305,29 @@ fn a_random_encoder_embeds_alike_on_every_cpu_backend_and_refuses_bad_ids() {
         let len: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((len - 1.0).abs() < 1e-5, "normalised: {len}");
     }
+    let software = trueno::gpu::GpuOptions {
+        allow_software: true,
+        adapter_name: None,
+    };
+    match trueno::gpu::GpuContext::new(software) {
+        Ok(ctx) => {
+            let gpu = GpuEncoder::upload(&ctx, &cfg, &w, &prep)
+                .and_then(|g| g.embed(&ctx, &cfg, &batch))
+                .unwrap();
+            for (a, b) in scalar.iter().zip(&gpu) {
+                assert!((a - b).abs() < 1e-5, "GPU: {a} vs {b}");
+            }
+        }
+        Err(e) if std::env::var("TRUENO_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("TRUENO_REQUIRE_GPU=1 but no GPU adapter: {e}")
+        }
+        Err(e) => eprintln!("skipping the GPU encoder: {e}"),
+    }
     // One sequence's embedding does not depend on the others in its batch.
-    let alone = forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &batch[2..]).unwrap();
+    let alone = forward::embed(trueno::Backend::Scalar, &cfg, &w, &prep, &batch[2..]).unwrap();
     assert_eq!(alone, scalar[16..]);
     let err = |t: Tokens| {
-        forward::embed(trueno::Backend::Scalar, &cfg, &w, None, &[tokens(&[1]), t])
+        forward::embed(trueno::Backend::Scalar, &cfg, &w, &prep, &[tokens(&[1]), t])
             .unwrap_err()
             .to_string()
     };

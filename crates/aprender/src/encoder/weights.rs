@@ -25,6 +25,19 @@ pub struct Linear {
     pub outputs: usize,
 }
 
+impl Linear {
+    /// `weightᵀ`, `inputs × outputs` row-major: the `B` of `y = x · B + b`.
+    pub fn transposed(&self) -> Vec<f32> {
+        let mut wt = vec![0.0; self.weight.len()];
+        for (o, row) in self.weight.chunks_exact(self.inputs).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                wt[i * self.outputs + o] = v;
+            }
+        }
+        wt
+    }
+}
+
 /// Layer normalisation's scale and shift.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Norm {
