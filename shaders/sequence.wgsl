@@ -126,71 +126,116 @@ fn bias_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     dst[e] = o;
 }
 
-var<workgroup> qs: array<f32, 256>;
-const KEYS: u32 = 1024u;
-var<workgroup> scores: array<f32, 1024>;
+// Attention: 4 heads per workgroup, 32 threads per head (a "lane group").
+const LANES: u32 = 32u;
+const HEADS_PER_WG: u32 = 4u;
+const KEYS: u32 = 256u;
+var<workgroup> qs: array<f32, 512>;        // 4 heads × head_dim ≤ 128
+var<workgroup> scores: array<f32, 1024>;   // 4 heads × KEYS
+
+// Sum (or max) of `red[g·32 .. g·32 + 32]` for every lane group at once.
+fn group_sum(g: u32, l: u32) -> f32 {
+    for (var s = LANES / 2u; s > 0u; s = s >> 1u) {
+        workgroupBarrier();
+        if (l < s) { red[g * LANES + l] = red[g * LANES + l] + red[g * LANES + l + s]; }
+    }
+    workgroupBarrier();
+    let v = red[g * LANES];
+    workgroupBarrier();
+    return v;
+}
+
+fn group_max(g: u32, l: u32) -> f32 {
+    for (var s = LANES / 2u; s > 0u; s = s >> 1u) {
+        workgroupBarrier();
+        if (l < s) { red[g * LANES + l] = max(red[g * LANES + l], red[g * LANES + l + s]); }
+    }
+    workgroupBarrier();
+    let v = red[g * LANES];
+    workgroupBarrier();
+    return v;
+}
 
 // Multi-head attention: src = [q | k | v] rows of 3·heads·head_dim, index =
 // (start, len) of each token's sequence, a = tokens, b = heads, c = head_dim
-// (≤ 256), d & 1 = causal. One workgroup per (token, head): scores of its
-// query against its sequence's keys in blocks of KEYS, a running max and sum
-// across blocks (online softmax), each thread owning output dims lid, lid+128.
+// (≤ 128), d & 1 = causal. One workgroup per (token, 4 heads); in each lane
+// group of 32, lane l scores keys l, l+32, … of its head's query, the group
+// keeps a running max and sum across blocks of KEYS keys (online softmax),
+// and lane l accumulates output dims l, l+32, l+64, l+96. Every lane runs
+// the same loops (a group past the last head computes nothing), so barriers
+// stay uniform.
 @compute @workgroup_size(128)
 fn attention(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let g = group(wid, nwg);
-    if (g >= p.a * p.b) { return; }   // uniform per workgroup
-    let i = g / p.b;
-    let head = g % p.b;
+    let blocks = (p.b + HEADS_PER_WG - 1u) / HEADS_PER_WG;
+    let wg = group(wid, nwg);
+    if (wg >= p.a * blocks) { return; }   // uniform per workgroup
+    let i = wg / blocks;
+    let g = lid / LANES;
+    let l = lid % LANES;
+    let head = (wg % blocks) * HEADS_PER_WG + g;
+    let live = head < p.b;
     let d = p.c;
     let w = p.b * d;
     let start = index[2u * i];
     var end = start + index[2u * i + 1u];
     if ((p.d & 1u) == 1u) { end = i + 1u; }
     let scale = inverseSqrt(f32(d));
-    for (var c = lid; c < d; c = c + WG) { qs[c] = src[i * 3u * w + head * d + c]; }
+    if (live) {
+        for (var c = l; c < d; c = c + LANES) { qs[g * 128u + c] = src[i * 3u * w + head * d + c]; }
+    }
     workgroupBarrier();
     var m = -3.4028235e38;
-    var l = 0.0;
-    var acc0 = 0.0;
-    var acc1 = 0.0;
+    var total = 0.0;
+    var acc = vec4<f32>(0.0);
     for (var b0 = start; b0 < end; b0 = b0 + KEYS) {
         let n = min(KEYS, end - b0);
         var bm = -3.4028235e38;
-        for (var j = lid; j < n; j = j + WG) {
-            let kb = (b0 + j) * 3u * w + w + head * d;
-            var s = 0.0;
-            for (var c = 0u; c < d; c = c + 1u) { s = s + qs[c] * src[kb + c]; }
-            s = s * scale;
-            scores[j] = s;
-            bm = max(bm, s);
+        if (live) {
+            for (var j = l; j < n; j = j + LANES) {
+                let kb = (b0 + j) * 3u * w + w + head * d;
+                var s = 0.0;
+                for (var c = 0u; c < d; c = c + 1u) { s = s + qs[g * 128u + c] * src[kb + c]; }
+                s = s * scale;
+                scores[g * KEYS + j] = s;
+                bm = max(bm, s);
+            }
         }
         red[lid] = bm;
-        let nm = max(m, tree_max(lid));
+        let nm = max(m, group_max(g, l));
         let factor = exp(m - nm);
         var bs = 0.0;
-        for (var j = lid; j < n; j = j + WG) {
-            let e = exp(scores[j] - nm);
-            scores[j] = e;
-            bs = bs + e;
+        if (live) {
+            for (var j = l; j < n; j = j + LANES) {
+                let e = exp(scores[g * KEYS + j] - nm);
+                scores[g * KEYS + j] = e;
+                bs = bs + e;
+            }
         }
         red[lid] = bs;
-        l = l * factor + tree_sum(lid);   // its barriers publish `scores`
-        var s0 = 0.0;
-        var s1 = 0.0;
-        for (var j = 0u; j < n; j = j + 1u) {
-            let vb = (b0 + j) * 3u * w + 2u * w + head * d;
-            if (lid < d) { s0 = s0 + scores[j] * src[vb + lid]; }
-            if (lid + WG < d) { s1 = s1 + scores[j] * src[vb + lid + WG]; }
+        total = total * factor + group_sum(g, l);   // its barriers publish `scores`
+        var part = vec4<f32>(0.0);
+        if (live) {
+            for (var j = 0u; j < n; j = j + 1u) {
+                let pj = scores[g * KEYS + j];
+                let vb = (b0 + j) * 3u * w + 2u * w + head * d;
+                for (var q = 0u; q < 4u; q = q + 1u) {
+                    let c = l + q * LANES;
+                    if (c < d) { part[q] = part[q] + pj * src[vb + c]; }
+                }
+            }
         }
-        acc0 = acc0 * factor + s0;
-        acc1 = acc1 * factor + s1;
+        acc = acc * factor + part;
         m = nm;
         workgroupBarrier();   // `scores` is rewritten by the next block
     }
-    let o = i * w + head * d;
-    if (lid < d) { dst[o + lid] = acc0 / l; }
-    if (lid + WG < d) { dst[o + lid + WG] = acc1 / l; }
+    if (live) {
+        let o = i * w + head * d;
+        for (var q = 0u; q < 4u; q = q + 1u) {
+            let c = l + q * LANES;
+            if (c < d) { dst[o + c] = acc[q] / total; }
+        }
+    }
 }
 
 // One row per sequence: index = (start, len) per sequence, a = sequences,

@@ -124,6 +124,8 @@ pub struct Mlp {
     pub(crate) meta: ModelMeta,
     /// The weights packed for the SIMD GEMM, built on first use.
     pub(crate) packed: crate::packed::Packed,
+    /// The weights on the shared GPU context, after the first screened GPU prediction.
+    pub(crate) resident: crate::gpu::Resident,
 }
 
 impl Mlp {
@@ -166,6 +168,7 @@ impl Mlp {
             output,
             meta: ModelMeta::unnamed(features, classes),
             packed: Default::default(),
+            resident: Default::default(),
         })
     }
 

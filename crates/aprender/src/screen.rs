@@ -59,7 +59,9 @@ impl Mlp {
     /// [`predict`](Self::predict), but non-finite inputs fail only their own
     /// rows: those are listed in [`Screened::bad_rows`] (their outputs mean
     /// nothing); every other row's outputs are exactly what `predict` gives.
-    /// Errors only for a shape mismatch or a backend failure.
+    /// Errors only for a shape mismatch or a backend failure. On
+    /// [`Backend::Gpu`] the weights are uploaded to the shared context on the
+    /// first call and stay there (a serving worker's path).
     ///
     /// ```
     /// use aprender::Mlp;
@@ -79,7 +81,12 @@ impl Mlp {
         if backend == Backend::Simd {
             return self.forward_simd(x, rows, true);
         }
-        let out = self.predict(backend, x, rows)?;
+        let out = if backend == Backend::Gpu {
+            let ctx = trueno::gpu::GpuContext::shared().map_err(trueno::TruenoError::from)?;
+            self.resident.get(self, ctx)?.predict(ctx, x, rows)?
+        } else {
+            self.predict(backend, x, rows)?
+        };
         let bad_rows = non_finite_rows(x, self.n_features());
         Ok(Screened { out, bad_rows })
     }

@@ -143,7 +143,7 @@ impl ServerState {
     pub fn primary_for(&self, req: &InferenceRequest) -> Backend {
         let model = self.engine().model(&req.input.model);
         self.policy()
-            .primary_for(model.as_deref(), req.input.rows, &self.snapshot())
+            .primary_for(model.as_deref(), &req.input.payload, &self.snapshot())
     }
 
     /// Requests queued or running on every backend together.
@@ -244,7 +244,7 @@ impl ServerState {
             return Err(self.overloaded(&now));
         }
         let model = self.engine().model(&req.input.model);
-        let primary = policy.primary_for(model.as_deref(), req.input.rows, &now);
+        let primary = policy.primary_for(model.as_deref(), &req.input.payload, &now);
         let Some(order) = policy.candidates(primary, &now) else {
             return Err(self.gpu_rejected());
         };

@@ -9,9 +9,8 @@
 //! queues' loads. Admission (reserving a slot, the breakers, the ticket) is
 //! in [`crate::admit`]; start-up wiring in [`crate::startup`].
 
-use aprender::Mlp;
-use realizar::{InferenceInput, QueueLoad};
-use trueno::{Backend, Op};
+use realizar::{InferenceInput, Model, Payload, QueueLoad};
+use trueno::Backend;
 
 use crate::config::{CircuitBreakerConfig, Fallback, Primary, Spill};
 use crate::select::BackendSelector;
@@ -103,16 +102,22 @@ impl RoutePolicy {
         }
     }
 
-    /// The primary for one forward pass of `model` over `rows` rows: fixed,
-    /// or the selector's choice given the snapshot's loads (always a
-    /// configured backend).
-    pub fn primary_for(&self, model: Option<&Mlp>, rows: usize, now: &Snapshot) -> Backend {
-        let (Primary::Auto, Some(selector), Some(mlp)) = (self.primary, &self.selector, model)
+    /// The primary for one forward pass of `model` over `payload`: fixed,
+    /// or the selector's choice (from the model's own description of the
+    /// pass, [`Model::ops`]) given the snapshot's loads (always a configured
+    /// backend).
+    pub fn primary_for(
+        &self,
+        model: Option<&dyn Model>,
+        payload: &Payload,
+        now: &Snapshot,
+    ) -> Backend {
+        let (Primary::Auto, Some(selector), Some(model)) = (self.primary, &self.selector, model)
         else {
             return self.default_primary();
         };
         let choice = selector
-            .decide_under_load(&forward_ops(mlp, rows), false, &now.loads)
+            .decide_under_load(&model.ops(payload), false, &now.loads)
             .backend;
         if now.load(choice).is_some() {
             choice
@@ -195,31 +200,13 @@ impl RoutePolicy {
     }
 }
 
-/// The ops of one forward pass of `mlp` over `rows` rows.
-pub fn forward_ops(mlp: &Mlp, rows: usize) -> Vec<Op> {
-    let last = mlp.layers().len() - 1;
-    mlp.layers()
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            let out = rows * l.outputs();
-            let act = if i == last {
-                Op::softmax(rows, l.outputs())
-            } else {
-                Op::relu(out)
-            };
-            [Op::matmul(rows, l.inputs(), l.outputs()), Op::add(out), act]
-        })
-        .collect()
-}
-
 /// The seed's `route_request`: the backend `req` goes to now.
 pub fn route_request(req: &InferenceRequest, state: &crate::ServerState) -> Backend {
     let now = state.snapshot();
     let policy = state.policy();
     let model = state.engine().model(&req.input.model);
     policy.route(
-        policy.primary_for(model.as_deref(), req.input.rows, &now),
+        policy.primary_for(model.as_deref(), &req.input.payload, &now),
         &now,
     )
 }

@@ -2,8 +2,12 @@
 //! PyTorch fp32 and onnxruntime (the same model exported from PyTorch), in one
 //! run, the sides alternating.
 //!
-//! `cargo run --release -p realizar --example bench_encoder [-- --threads N] [--rounds R] [--model DIR] [--random-weights]`
+//! `cargo run --release -p realizar --example bench_encoder [-- --threads N] [--rounds R] [--model DIR] [--random-weights] [--gpu]`
 //!
+//! `--gpu` runs this side on the GPU backend (weights resident) against
+//! sentence-transformers on CUDA (onnxruntime is then not run: its CPU
+//! provider is no GPU anchor); the last line then reads
+//! `bench_encoder gpu batch256_vs_torch_cuda=<x>`.
 //! `--random-weights` first writes random weights of the folder's shape into
 //! `DIR/model.safetensors` (speed does not depend on the values): how the
 //! benchmark runs where the real weights cannot be copied. Use a copy of the
@@ -68,6 +72,12 @@ fn main() {
     let threads = arg("--threads", 2);
     let rounds = arg("--rounds", 3);
     let dir = text_arg("--model").map_or_else(model_dir, PathBuf::from);
+    let gpu = flag("--gpu");
+    let (backend, device) = if gpu {
+        (Backend::Gpu, "cuda")
+    } else {
+        (Backend::Simd, "cpu")
+    };
     if flag("--random-weights") {
         let cfg = aprender::encoder::EncoderConfig::from_dir(&dir).expect("the folder's config");
         let bytes = aprender::encoder::EncoderWeights::random(&cfg, 17).to_safetensors();
@@ -95,6 +105,7 @@ fn main() {
         .arg(&dir)
         .arg(corpus_path)
         .arg(threads.to_string())
+        .arg(device)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -133,7 +144,7 @@ fn main() {
                 .collect();
             start = (start + batch) % texts.len();
             let t = Instant::now();
-            let e = encoder.embed(Backend::Simd, &chunk).expect("embed");
+            let e = encoder.embed(backend, &chunk).expect("embed");
             times.push(t.elapsed().as_secs_f64());
             std::hint::black_box(e);
             done += batch;
@@ -145,12 +156,25 @@ fn main() {
         }
     };
 
-    println!("{ready}; {rounds} rounds of {SECONDS} s per side and batch, {threads} threads");
+    if gpu {
+        // The first call uploads the weights and compiles the pipelines.
+        encoder
+            .embed(backend, &texts[..2])
+            .expect("the GPU backend");
+    }
+    println!(
+        "{ready}; {rounds} rounds of {SECONDS} s per side and batch, {threads} threads, ours on {backend}"
+    );
+    let skipped = || Figure {
+        sents_per_s: f64::NAN,
+        p50_ms: f64::NAN,
+    };
     // rows[batch] = per round (ours, torch, ort)
     let mut rows: Vec<Vec<[Figure; 3]>> = BATCHES.iter().map(|_| Vec::new()).collect();
     for r in 0..rounds {
         for (b, &batch) in BATCHES.iter().enumerate() {
-            let fig = [ours(batch), python("torch", batch), python("ort", batch)];
+            let ort = if gpu { skipped() } else { python("ort", batch) };
+            let fig = [ours(batch), python("torch", batch), ort];
             println!(
                 "round {r} batch {batch}: ours {:.1} torch {:.1} ort {:.1} sentences/s",
                 fig[0].sents_per_s, fig[1].sents_per_s, fig[2].sents_per_s
@@ -162,7 +186,7 @@ fn main() {
         "| batch | ours sent/s | torch sent/s | ort sent/s | vs torch (range) | vs ort (range) | p50 ms ours / torch / ort |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---|");
-    let mut at32 = (0.0, 0.0);
+    let (mut at32, mut at256) = ((0.0, 0.0), 0.0);
     for (b, &batch) in BATCHES.iter().enumerate() {
         let col = |i: usize| median(rows[b].iter().map(|f| f[i].sents_per_s).collect());
         let p50 = |i: usize| median(rows[b].iter().map(|f| f[i].p50_ms).collect());
@@ -193,11 +217,18 @@ fn main() {
         if batch == 32 {
             at32 = (mt, mo);
         }
+        if batch == 256 {
+            at256 = mt;
+        }
     }
     drop(to_py);
     let _ = child.wait();
-    println!(
-        "bench_encoder batch32_vs_torch={:.3} batch32_vs_ort={:.3}",
-        at32.0, at32.1
-    );
+    if gpu {
+        println!("bench_encoder gpu batch256_vs_torch_cuda={at256:.3}");
+    } else {
+        println!(
+            "bench_encoder batch32_vs_torch={:.3} batch32_vs_ort={:.3}",
+            at32.0, at32.1
+        );
+    }
 }

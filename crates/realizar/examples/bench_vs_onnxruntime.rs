@@ -68,26 +68,27 @@ fn main() {
         .build_global()
         .expect("the global pool is configured once, here");
     let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).expect("engine");
-    engine.insert_model("m", Arc::clone(&mlp));
-    let inputs: Vec<InferenceInput> = BATCHES
+    engine.insert_model("m", Arc::clone(&mlp) as Arc<dyn realizar::Model>);
+    // (rows, values, the same as a request)
+    let inputs: Vec<(usize, Vec<f32>, InferenceInput)> = BATCHES
         .iter()
-        .map(|&rows| InferenceInput {
-            model: "m".into(),
-            rows,
-            data: (0..rows * 784)
+        .map(|&rows| {
+            let data: Vec<f32> = (0..rows * 784)
                 .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
-                .collect::<Vec<_>>()
-                .into(),
+                .collect();
+            let request = InferenceInput::rows("m", rows, data.clone());
+            (rows, data, request)
         })
         .collect();
 
     // [batch][round] → (engine, bare, onnxruntime) rows/s
     let mut runs = vec![Vec::new(); BATCHES.len()];
     for round in 0..ROUNDS {
-        for (b, input) in inputs.iter().enumerate() {
-            let theirs = ort(input.rows);
+        for (b, (rows, data, input)) in inputs.iter().enumerate() {
+            let rows = *rows;
+            let theirs = ort(rows);
             std::thread::sleep(PAUSE);
-            let engine_rps = throughput(input.rows, || {
+            let engine_rps = throughput(rows, || {
                 engine
                     .submit(Backend::Simd, input.clone())
                     .expect("submit")
@@ -95,14 +96,13 @@ fn main() {
                     .expect("run");
             });
             // The forward pass on this thread, to show what the engine's hop costs.
-            let bare_rps = throughput(input.rows, || {
-                mlp.predict(Backend::Simd, &input.data, input.rows)
-                    .expect("predict");
+            let bare_rps = throughput(rows, || {
+                mlp.predict(Backend::Simd, data, rows).expect("predict");
             });
             std::thread::sleep(PAUSE);
             eprintln!(
                 "round {round} batch {}: realizar {engine_rps:.0} bare {bare_rps:.0} onnxruntime {theirs:.0}",
-                input.rows
+                rows
             );
             runs[b].push((engine_rps, bare_rps, theirs));
         }

@@ -8,12 +8,12 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aprender::Mlp;
 use crossbeam_channel::Sender;
 use tokio::sync::oneshot;
 use trueno::Backend;
 
 use crate::EngineError;
+use crate::model::{Model, Payload};
 use crate::queue::{BackendQueue, Slot};
 
 /// One backend's worker pool.
@@ -52,16 +52,43 @@ impl BackendConfig {
     }
 }
 
-/// A batch of rows for one model.
+/// A request for one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InferenceInput {
     /// The model's registered name.
     pub model: String,
-    /// Number of rows in `data`.
-    pub rows: usize,
-    /// Row-major values, `rows × features`; shared, so a request refused by
-    /// one queue can be offered to another without copying.
-    pub data: Arc<[f32]>,
+    /// Its data.
+    pub payload: Payload,
+}
+
+impl InferenceInput {
+    /// `rows` rows of features, row-major.
+    pub fn rows(
+        model: impl Into<String>,
+        rows: usize,
+        data: impl Into<Arc<[f32]>>,
+    ) -> InferenceInput {
+        InferenceInput {
+            model: model.into(),
+            payload: Payload::Rows {
+                rows,
+                data: data.into(),
+            },
+        }
+    }
+
+    /// Texts, one output row each.
+    pub fn texts(model: impl Into<String>, texts: Vec<String>) -> InferenceInput {
+        InferenceInput {
+            model: model.into(),
+            payload: Payload::Texts(texts.into()),
+        }
+    }
+
+    /// Output rows asked for (rows or texts).
+    pub fn items(&self) -> usize {
+        self.payload.items()
+    }
 }
 
 /// A finished request.
@@ -71,21 +98,21 @@ pub struct InferenceOutput {
     pub backend: Backend,
     /// Rows in `data`.
     pub rows: usize,
-    /// Values per row.
-    pub classes: usize,
-    /// Row-major class probabilities.
+    /// Values per row (classes, or the embedding width).
+    pub cols: usize,
+    /// Row-major values (class probabilities, outputs or embeddings).
     pub data: Vec<f32>,
-    /// Backend time attributed to this request: its share, by rows, of the
+    /// Backend time attributed to this request: its share, by items, of the
     /// forward pass it ran in (not time spent waiting in the queue).
     pub busy: Duration,
-    /// Rows in that forward pass (more than `rows` when it was batched).
+    /// Items (rows or texts) in that forward pass (more than `rows` when it was batched).
     pub batch_rows: usize,
 }
 
 pub(crate) type Reply = Result<InferenceOutput, EngineError>;
 
 pub(crate) struct Job {
-    pub(crate) model: Arc<Mlp>,
+    pub(crate) model: Arc<dyn Model>,
     pub(crate) input: InferenceInput,
     pub(crate) reply: oneshot::Sender<Reply>,
     pub(crate) slot: Slot,
@@ -171,7 +198,7 @@ enum Workers {
 
 /// Loaded models and a bounded worker pool per configured backend.
 pub struct Engine {
-    models: RwLock<HashMap<String, Arc<Mlp>>>,
+    models: RwLock<HashMap<String, Arc<dyn Model>>>,
     pools: HashMap<Backend, Pool>,
 }
 
@@ -222,7 +249,7 @@ impl Engine {
     }
 
     /// Registers (or replaces) a model under `name`.
-    pub fn insert_model(&self, name: &str, model: Arc<Mlp>) {
+    pub fn insert_model(&self, name: &str, model: Arc<dyn Model>) {
         self.models
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -230,7 +257,7 @@ impl Engine {
     }
 
     /// Unregisters a model; requests already admitted still finish.
-    pub fn remove_model(&self, name: &str) -> Option<Arc<Mlp>> {
+    pub fn remove_model(&self, name: &str) -> Option<Arc<dyn Model>> {
         self.models
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -238,7 +265,7 @@ impl Engine {
     }
 
     /// A loaded model by name.
-    pub fn model(&self, name: &str) -> Option<Arc<Mlp>> {
+    pub fn model(&self, name: &str) -> Option<Arc<dyn Model>> {
         self.models
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -261,13 +288,14 @@ impl Engine {
 
     /// Admits a request to `backend`'s queue, or says why not; never blocks.
     ///
-    /// The model and the input shape are checked first, so such a request
-    /// never occupies a slot. Values are screened by the forward pass itself
-    /// ([`Mlp::predict_screened`]: in parallel, on rows already in cache,
-    /// where a check here would read a large batch from memory on the
-    /// caller's thread first): a request holding a NaN or an infinity is
-    /// answered [`EngineError::NonFiniteInput`], and other requests batched
-    /// with it get their results.
+    /// The model and the input are checked first ([`Model::check`]), so such
+    /// a request never occupies a slot. Values are screened by the forward
+    /// pass itself (for an MLP, [`aprender::Mlp::predict_screened`]: in
+    /// parallel, on rows already in cache, where a check here would read a
+    /// large batch from memory on the caller's thread first): a request
+    /// holding a NaN or an infinity is answered
+    /// [`EngineError::NonFiniteInput`], and other requests batched with it
+    /// get their results.
     pub fn submit(&self, backend: Backend, input: InferenceInput) -> Result<Pending, EngineError> {
         self.submit_by(backend, input, None)
     }
@@ -284,21 +312,7 @@ impl Engine {
         let model = self
             .model(&input.model)
             .ok_or_else(|| EngineError::UnknownModel(input.model.clone()))?;
-        let features = model.n_features();
-        if input.rows == 0 || features == 0 {
-            return Err(EngineError::EmptyInput {
-                rows: input.rows,
-                features,
-            });
-        }
-        if input.rows.checked_mul(features) != Some(input.data.len()) {
-            return Err(aprender::AprenderError::InputShape {
-                len: input.data.len(),
-                rows: input.rows,
-                features,
-            }
-            .into());
-        }
+        model.check(&input.payload)?;
         let pool = self
             .pools
             .get(&backend)

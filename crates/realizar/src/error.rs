@@ -17,6 +17,9 @@ pub enum EngineError {
         /// Its capacity.
         capacity: usize,
     },
+    /// The request's data is not what its model takes (the message says what is wrong).
+    #[error("bad input: {0}")]
+    Input(String),
     /// The request's deadline passed before a worker could start it; it was not computed.
     #[error("the request's deadline passed while it waited in the {backend} queue")]
     DeadlineExceeded {

@@ -1,6 +1,7 @@
 //! realizar: the inference engine of the heijunka stack.
 //!
-//! An [`Engine`] owns the loaded models ([`registry`]) and, for each configured
+//! An [`Engine`] owns the loaded models (any [`Model`]: MLPs, sentence
+//! encoders; files and folders through [`registry`]) and, for each configured
 //! backend, a pool of worker threads fed by a **bounded** queue
 //! ([`BackendQueue`]). [`Engine::submit`] reserves a queue slot atomically and
 //! returns at once: either a [`Pending`] result (await it, or
@@ -16,11 +17,11 @@
 //! let engine = Engine::new(&[BackendConfig::new(Backend::Simd, 4, 1)]).unwrap();
 //! engine.insert_model("demo", Arc::new(aprender::Mlp::random(&[2, 3], 1).unwrap()));
 //! let out = engine
-//!     .submit(Backend::Simd, InferenceInput { model: "demo".into(), rows: 1, data: vec![0.5, -0.5].into() })
+//!     .submit(Backend::Simd, InferenceInput::rows("demo", 1, vec![0.5, -0.5]))
 //!     .unwrap()
 //!     .wait()
 //!     .unwrap();
-//! assert_eq!(out.classes, 3);
+//! assert_eq!(out.cols, 3);
 //! ```
 //!
 //! Architecture invariant: realizar never chooses a backend; it runs requests
@@ -30,10 +31,12 @@
 
 mod engine;
 mod error;
+pub mod model;
 mod queue;
 pub mod registry;
 mod worker;
 
 pub use engine::{BackendConfig, Engine, InferenceInput, InferenceOutput, Pending};
 pub use error::EngineError;
+pub use model::{Answer, InputKind, Model, Payload, Signature};
 pub use queue::{BackendQueue, QueueLoad};

@@ -1,14 +1,18 @@
-//! Loading model files into an [`Engine`](crate::Engine).
+//! Loading models into an [`Engine`](crate::Engine): model files written by
+//! `apr` (`*.safetensors`, an MLP each) and Hugging Face encoder folders
+//! (`config.json`, `model.safetensors`, `tokenizer.json`).
 //!
-//! A model's name is its file stem (`models/iris.safetensors` → `iris`). A bad
-//! file is reported and skipped; it never stops the others from loading.
+//! A model's name is its file stem (`models/iris.safetensors` → `iris`) or its
+//! folder's name. A bad file is reported and skipped; it never stops the
+//! others from loading.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use aprender::encoder::Encoder;
 use aprender::{AprenderError, Mlp};
 
-use crate::Engine;
+use crate::{Engine, Model};
 
 /// What loading a directory did.
 #[derive(Debug, Default)]
@@ -19,14 +23,19 @@ pub struct LoadReport {
     pub skipped: Vec<(PathBuf, AprenderError)>,
 }
 
-/// The name a model file is registered under, if it has a usable stem.
+/// The name a model is registered under: a file's stem or a folder's name.
 pub fn model_name(path: &Path) -> Option<String> {
-    path.file_stem().and_then(|s| s.to_str()).map(str::to_owned)
+    let name = if path.is_dir() {
+        path.file_name()
+    } else {
+        path.file_stem()
+    };
+    name.and_then(|s| s.to_str()).map(str::to_owned)
 }
 
-/// Loads one model file and registers it under its file stem.
+/// Loads one model — an MLP file, or an encoder folder — and registers it
+/// under its file stem or folder name.
 pub fn load_file(engine: &Engine, path: &Path) -> Result<String, AprenderError> {
-    let mlp = Mlp::load(path)?;
     let name = model_name(path).ok_or_else(|| AprenderError::Io {
         path: path.to_owned(),
         source: std::io::Error::new(
@@ -34,7 +43,12 @@ pub fn load_file(engine: &Engine, path: &Path) -> Result<String, AprenderError> 
             "file name is not valid UTF-8",
         ),
     })?;
-    engine.insert_model(&name, Arc::new(mlp));
+    let model: Arc<dyn Model> = if path.is_dir() {
+        Arc::new(Encoder::load(path)?)
+    } else {
+        Arc::new(Mlp::load(path)?)
+    };
+    engine.insert_model(&name, model);
     Ok(name)
 }
 

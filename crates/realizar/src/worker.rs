@@ -10,47 +10,17 @@
 //! among a batch's requests by rows, so per-request accounting (batuta's GPU
 //! budget) adds up to the time the backend was really busy.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aprender::{AprenderError, GpuMlp, Mlp, Screened, first_non_finite, non_finite_rows};
 use crossbeam_channel::Receiver;
 use trueno::Backend;
-use trueno::gpu::GpuContext;
 
 use crate::EngineError;
 use crate::engine::{InferenceOutput, Job, Reply};
+use crate::model::{Answer, Model, Payload};
 use crate::queue::{BackendQueue, LiveWorker};
-
-/// Device-resident weights of the models a GPU worker has served.
-struct ResidentModels {
-    ctx: &'static GpuContext,
-    /// Keyed by the model's address; the `Weak` tells a live model from a
-    /// dropped one whose address was reused.
-    models: HashMap<usize, (Weak<Mlp>, GpuMlp)>,
-}
-
-impl ResidentModels {
-    fn predict(
-        &mut self,
-        model: &Arc<Mlp>,
-        x: &[f32],
-        rows: usize,
-    ) -> Result<Screened, AprenderError> {
-        self.models.retain(|_, (weak, _)| weak.strong_count() > 0);
-        // After the purge, an entry at a live model's address is that model.
-        let key = Arc::as_ptr(model) as usize;
-        if !self.models.contains_key(&key) {
-            let uploaded = model.upload(self.ctx)?;
-            self.models.insert(key, (Arc::downgrade(model), uploaded));
-        }
-        let out = self.models[&key].1.predict(self.ctx, x, rows)?;
-        let bad_rows = non_finite_rows(x, model.n_features());
-        Ok(Screened { out, bad_rows })
-    }
-}
 
 /// Answers a job that cannot run: its caller left (nothing to say) or its
 /// deadline passed. Returns the job if it should run.
@@ -99,13 +69,6 @@ pub(crate) fn work(
     (max_rows, max_delay): (usize, Duration),
 ) {
     let backend = queue.backend();
-    let mut resident = match backend {
-        Backend::Gpu => GpuContext::shared().ok().map(|ctx| ResidentModels {
-            ctx,
-            models: HashMap::new(),
-        }),
-        _ => None,
-    };
     let mut carry: Option<Job> = None;
     loop {
         let first = match carry.take() {
@@ -119,7 +82,7 @@ pub(crate) fn work(
             continue;
         };
         let mut batch = vec![first];
-        let mut rows = batch[0].input.rows;
+        let mut rows = batch[0].input.items();
         let deadline = Instant::now() + max_delay;
         while rows < max_rows {
             let next = if max_delay.is_zero() {
@@ -131,15 +94,15 @@ pub(crate) fn work(
             let Some(job) = runnable(job, backend) else {
                 continue;
             };
-            if Arc::ptr_eq(&job.model, &batch[0].model) && rows + job.input.rows <= max_rows {
-                rows += job.input.rows;
+            if same_model(&job.model, &batch[0].model) && rows + job.input.items() <= max_rows {
+                rows += job.input.items();
                 batch.push(job);
             } else {
                 carry = Some(job);
                 break;
             }
         }
-        run(batch, rows, &queue, resident.as_mut());
+        run(batch, rows, &queue);
     }
 }
 
@@ -174,117 +137,94 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
+/// Whether two handles are the same loaded model (by address: a model
+/// replaced under the same name starts a new batch).
+fn same_model(a: &Arc<dyn Model>, b: &Arc<dyn Model>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
 /// One forward pass over every request of the batch, answered per request.
 /// A panic in the pass is caught and answered to this batch's requests only;
 /// nothing after it indexes unchecked, so the worker survives every input.
-fn run(batch: Vec<Job>, rows: usize, queue: &BackendQueue, resident: Option<&mut ResidentModels>) {
+fn run(batch: Vec<Job>, items: usize, queue: &BackendQueue) {
     let backend = queue.backend();
     let model = Arc::clone(&batch[0].model);
     queue.record_progress();
     let start = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let forward = |x: &[f32], rows: usize| match resident {
-            Some(r) => r.predict(&model, x, rows),
-            None => model.predict_screened(backend, x, rows),
-        };
-        if let [only] = batch.as_slice() {
-            return forward(&only.input.data, only.input.rows);
-        }
-        let mut data = Vec::with_capacity(rows * model.n_features());
-        for job in &batch {
-            data.extend_from_slice(&job.input.data);
-        }
-        forward(&data, rows)
+        let payloads: Vec<&Payload> = batch.iter().map(|j| &j.input.payload).collect();
+        model.run(backend, &payloads)
     }));
     let busy = start.elapsed();
     queue.record_pass(busy, batch.len());
     queue.record_progress();
-    let panicked = result
-        .as_ref()
-        .err()
-        .map(|p| panic_message(p.as_ref()).to_owned());
-    if let Some(reason) = &panicked {
-        tracing::error!(%backend, model = %batch[0].input.model, %reason, "forward pass panicked");
-    }
-    let classes = model.n_classes();
-    let mut offset = 0;
-    for job in batch {
+    let failure = match &result {
+        Ok(Ok(answers)) if answers.len() == batch.len() => None,
+        Ok(Ok(answers)) => Some(format!(
+            "the model answered {} of {} requests",
+            answers.len(),
+            batch.len()
+        )),
+        Ok(Err(e)) => Some(format!("batched forward pass failed: {e}")),
+        Err(panic) => {
+            let reason = panic_message(panic.as_ref()).to_owned();
+            tracing::error!(%backend, model = %batch[0].input.model, %reason, "forward pass panicked");
+            Some(format!("the model panicked: {reason}"))
+        }
+    };
+    let mut answers: Vec<Option<Result<Answer, EngineError>>> = match result {
+        Ok(Ok(a)) if failure.is_none() => a.into_iter().map(Some).collect(),
+        _ => std::iter::repeat_with(|| None).take(batch.len()).collect(),
+    };
+    for (job, answer) in batch.into_iter().zip(answers.iter_mut()) {
         let Job {
             input, reply, slot, ..
         } = job;
         drop(slot);
-        // `submit` refuses empty inputs, so `rows` > 0; the guard keeps a
+        let n = input.items();
+        // `submit` refuses empty inputs, so `items` > 0; the guard keeps a
         // zero from ever reaching `mul_f64` (which panics on NaN).
-        let share = if rows == 0 {
+        let share = if items == 0 {
             Duration::ZERO
         } else {
-            busy.mul_f64(input.rows as f64 / rows as f64)
+            busy.mul_f64(n as f64 / items as f64)
         };
-        let mine = offset..offset + input.rows;
-        offset += input.rows;
-        let answer: Reply = match &result {
-            Ok(Ok(all)) if has_bad_row(&all.bad_rows, mine.clone()) => {
-                let index = first_non_finite(&input.data).unwrap_or(0);
-                Err(EngineError::NonFiniteInput {
-                    index,
-                    value: input.data.get(index).copied().unwrap_or(f32::NAN),
-                })
-            }
-            Ok(Ok(all)) => match all.out.get(mine.start * classes..mine.end * classes) {
-                Some(data) => Ok(InferenceOutput {
-                    backend,
-                    rows: input.rows,
-                    classes,
-                    data: data.to_vec(),
-                    busy: share,
-                    batch_rows: rows,
-                }),
-                None => Err(EngineError::Internal {
-                    backend,
-                    message: format!(
-                        "the forward pass returned {} values for {rows} rows of {classes} classes",
-                        all.out.len()
-                    ),
-                }),
-            },
-            Ok(Err(e)) => Err(EngineError::Internal {
+        let reply_with: Reply = match answer.take() {
+            Some(Ok(a)) if a.rows == n => Ok(InferenceOutput {
                 backend,
-                message: format!("batched forward pass failed: {e}"),
+                rows: a.rows,
+                cols: a.cols,
+                data: a.data,
+                busy: share,
+                batch_rows: items,
             }),
-            Err(_) => Err(EngineError::Internal {
+            Some(Ok(a)) => Err(EngineError::Internal {
                 backend,
-                message: format!(
-                    "the model panicked: {}",
-                    panicked.as_deref().unwrap_or_default()
-                ),
+                message: format!("the model answered {} rows for {n}", a.rows),
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(EngineError::Internal {
+                backend,
+                message: failure.clone().unwrap_or_default(),
             }),
         };
-        let _ = reply.send(answer);
+        let _ = reply.send(reply_with);
     }
-}
-
-/// Whether the sorted `bad_rows` has one inside `rows`.
-fn has_bad_row(bad_rows: &[usize], rows: std::ops::Range<usize>) -> bool {
-    let at = bad_rows.partition_point(|&r| r < rows.start);
-    bad_rows.get(at).is_some_and(|&r| r < rows.end)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::InferenceInput;
+    use aprender::Mlp;
     use tokio::sync::oneshot;
 
     /// A job of `rows` rows for `model` on `queue`, and its answer.
     fn job(queue: &BackendQueue, model: &Arc<Mlp>, rows: usize) -> (Job, oneshot::Receiver<Reply>) {
         let (reply, rx) = oneshot::channel();
         let job = Job {
-            model: Arc::clone(model),
-            input: InferenceInput {
-                model: "m".into(),
-                rows,
-                data: vec![0.25; rows * model.n_features()].into(),
-            },
+            model: Arc::clone(model) as Arc<dyn Model>,
+            input: InferenceInput::rows("m", rows, vec![0.25; rows * model.n_features()]),
             reply,
             slot: queue.try_reserve().expect("room"),
             deadline: None,

@@ -23,16 +23,16 @@ fn batching(backend: Backend, capacity: usize, max_rows: usize, window_ms: u64) 
     .unwrap()
 }
 
+/// The values of a request of rows.
+fn values(i: &InferenceInput) -> &[f32] {
+    i.payload.as_rows().expect("a request of rows").1
+}
+
 fn input(model: &str, rows: usize, features: usize) -> InferenceInput {
-    let data = (0..rows * features)
+    let data: Vec<f32> = (0..rows * features)
         .map(|i| (i as f32 * 0.1).cos())
-        .collect::<Vec<_>>()
-        .into();
-    InferenceInput {
-        model: model.into(),
-        rows,
-        data,
-    }
+        .collect();
+    InferenceInput::rows(model, rows, data)
 }
 
 #[test]
@@ -44,8 +44,8 @@ fn results_match_a_direct_prediction() {
     for backend in [Backend::Simd, Backend::Scalar] {
         let out = e.submit(backend, inp.clone()).unwrap().wait().unwrap();
         assert_eq!(out.backend, backend);
-        assert_eq!((out.rows, out.classes), (5, 4));
-        assert_eq!(out.data, mlp.predict(backend, &inp.data, 5).unwrap());
+        assert_eq!((out.rows, out.cols), (5, 4));
+        assert_eq!(out.data, mlp.predict(backend, values(&inp), 5).unwrap());
     }
     assert_eq!(e.queue(Backend::Simd).unwrap().queue_depth(), 0);
 }
@@ -89,14 +89,7 @@ fn bad_requests_never_take_a_slot() {
     let err = e.submit(Backend::Simd, input("nope", 1, 3)).unwrap_err();
     assert_eq!(err.to_string(), "model `nope` is not loaded");
     let err = e
-        .submit(
-            Backend::Simd,
-            InferenceInput {
-                model: "m".into(),
-                rows: 2,
-                data: vec![1.0; 5].into(),
-            },
-        )
+        .submit(Backend::Simd, InferenceInput::rows("m", 2, vec![1.0; 5]))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -191,8 +184,10 @@ fn batching_merges_and_splits_exactly() {
     let outs: Vec<_> = pending.into_iter().map(|p| p.wait().unwrap()).collect();
     let mut batched = 0;
     for (inp, out) in inputs.iter().zip(&outs) {
-        let alone = mlp.predict(Backend::Simd, &inp.data, inp.rows).unwrap();
-        assert_eq!(out.rows, inp.rows);
+        let alone = mlp
+            .predict(Backend::Simd, values(inp), inp.items())
+            .unwrap();
+        assert_eq!(out.rows, inp.items());
         for (a, b) in alone.iter().zip(&out.data) {
             assert!((a - b).abs() < 1e-6, "batched result differs: {a} vs {b}");
         }
@@ -238,7 +233,7 @@ fn gpu_workers_keep_weights_resident_and_follow_replacements() {
     e.insert_model("m", first.clone());
     let inp = input("m", 5, 6);
     let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
-    let want = first.predict(Backend::Scalar, &inp.data, 5).unwrap();
+    let want = first.predict(Backend::Scalar, values(&inp), 5).unwrap();
     for _ in 0..3 {
         let out = e.submit(Backend::Gpu, inp.clone()).unwrap().wait().unwrap();
         assert!(close(&out.data, &want), "GPU result differs from the CPU");
@@ -249,14 +244,13 @@ fn gpu_workers_keep_weights_resident_and_follow_replacements() {
     let out = e.submit(Backend::Gpu, inp.clone()).unwrap().wait().unwrap();
     assert!(close(
         &out.data,
-        &second.predict(Backend::Scalar, &inp.data, 5).unwrap()
+        &second.predict(Backend::Scalar, values(&inp), 5).unwrap()
     ));
     assert!(!close(&out.data, &want), "still serving the old weights");
     // A NaN is named from the device path too, and the queue is left empty.
-    let mut bad = inp.clone();
-    let mut data = bad.data.to_vec();
+    let mut data = values(&inp).to_vec();
     data[13] = f32::NAN;
-    bad.data = data.into();
+    let bad = InferenceInput::rows("m", inp.items(), data);
     let err = e.submit(Backend::Gpu, bad).unwrap().wait().unwrap_err();
     assert_eq!(err.to_string(), "input value 13 is not finite (NaN)");
     assert_eq!(e.queue(Backend::Gpu).unwrap().queue_depth(), 0);
@@ -306,11 +300,7 @@ fn non_finite_inputs_are_refused_by_name() {
     let e = engine(2);
     e.insert_model("m", Arc::new(Mlp::random(&[3, 2], 1).unwrap()));
     for (backend, value) in [(Backend::Simd, f32::NAN), (Backend::Scalar, f32::INFINITY)] {
-        let bad = InferenceInput {
-            model: "m".into(),
-            rows: 2,
-            data: vec![1.0, 2.0, 3.0, 1.0, value, 2.0].into(),
-        };
+        let bad = InferenceInput::rows("m", 2, vec![1.0, 2.0, 3.0, 1.0, value, 2.0]);
         let err = e.submit(backend, bad).unwrap().wait().unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -329,9 +319,9 @@ fn a_bad_request_batched_with_good_ones_fails_alone() {
     e.insert_model("m", mlp.clone());
     // Enough rows that the pass is split into several tasks.
     let mut inputs: Vec<InferenceInput> = (0..6).map(|i| input("m", 60 + i, 16)).collect();
-    let mut poisoned = inputs[3].data.to_vec();
+    let mut poisoned = values(&inputs[3]).to_vec();
     poisoned[17 * 16 + 5] = f32::NEG_INFINITY;
-    inputs[3].data = poisoned.into();
+    inputs[3] = InferenceInput::rows("m", inputs[3].items(), poisoned);
     let pending: Vec<_> = inputs
         .iter()
         .map(|i| e.submit(Backend::Simd, i.clone()).unwrap())
@@ -347,7 +337,9 @@ fn a_bad_request_batched_with_good_ones_fails_alone() {
                 assert_eq!(err.to_string(), "input value 277 is not finite (-inf)")
             }
             Ok(out) if i != 3 => {
-                let alone = mlp.predict(Backend::Simd, &inp.data, inp.rows).unwrap();
+                let alone = mlp
+                    .predict(Backend::Simd, values(inp), inp.items())
+                    .unwrap();
                 for (a, b) in alone.iter().zip(&out.data) {
                     assert!((a - b).abs() < 1e-6, "request {i}: {a} vs {b}");
                 }

@@ -19,10 +19,11 @@ fn data(len: usize, seed: u32, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Sequence lengths: mostly short, sometimes exactly 1 or 256.
+/// Sequence lengths: mostly short, sometimes exactly 1 or 256, or past 256
+/// (the GPU attention's block of keys).
 fn lens() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(
-        prop_oneof![3 => 1usize..40, 1 => Just(1usize), 1 => Just(256usize)],
+        prop_oneof![3 => 1usize..40, 1 => Just(1usize), 1 => Just(256usize), 1 => Just(300usize)],
         1..5,
     )
 }
@@ -55,7 +56,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     #[test]
-    fn attention_matches(lens in lens(), heads in 1usize..4, head_dim in prop_oneof![Just(1usize), 3usize..40, Just(64usize)],
+    fn attention_matches(lens in lens(), heads in 1usize..7, head_dim in prop_oneof![Just(1usize), 3usize..40, Just(64usize), Just(128usize)],
                          causal in any::<bool>(), seed in any::<u32>()) {
         let shape = Attention { heads, head_dim, causal };
         let tokens: usize = lens.iter().sum();

@@ -83,10 +83,10 @@ impl Encoder {
     /// The sentence embeddings of `texts` on `backend`: one row of
     /// `config.hidden` values per text (unit length when the model normalises).
     pub fn embed(&self, backend: Backend, texts: &[&str]) -> Result<Matrix, AprenderError> {
-        let tokens = texts
-            .iter()
-            .map(|t| self.tokenizer.encode(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tokens = match texts {
+            [one] => vec![self.tokenizer.encode(one)?],
+            _ => self.tokenizer.encode_batch(texts)?,
+        };
         self.embed_tokens(backend, &tokens)
     }
 

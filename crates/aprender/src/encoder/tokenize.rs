@@ -70,6 +70,22 @@ impl SentenceTokenizer {
         Ok(SentenceTokenizer { inner, vocab })
     }
 
+    /// Tokenises many texts, spread over rayon's threads (the tokenizers
+    /// crate's batch path); the same ids as [`encode`](Self::encode) on each.
+    pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Tokens>, AprenderError> {
+        let encs = self
+            .inner
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| AprenderError::InvalidInput(format!("cannot tokenise a text: {e}")))?;
+        Ok(encs
+            .iter()
+            .map(|e| Tokens {
+                ids: e.get_ids().to_vec(),
+                type_ids: e.get_type_ids().to_vec(),
+            })
+            .collect())
+    }
+
     /// Tokenises one text.
     pub fn encode(&self, text: &str) -> Result<Tokens, AprenderError> {
         let enc = self

@@ -49,11 +49,7 @@ fn latched(simd_capacity: usize, scalar_capacity: usize) -> Engine {
 fn request(rows: usize) -> InferenceRequest {
     InferenceRequest {
         id: None,
-        input: InferenceInput {
-            model: "m".into(),
-            rows,
-            data: vec![0.5; rows * 16].into(),
-        },
+        input: InferenceInput::rows("m", rows, vec![0.5; rows * 16]),
     }
 }
 
@@ -189,11 +185,7 @@ async fn primary_auto_prices_each_forward_pass() {
     let s = ServerState::new(e, policy).unwrap();
     let big = InferenceRequest {
         id: None,
-        input: InferenceInput {
-            model: "big".into(),
-            rows: 64,
-            data: vec![0.1; 64 * 256].into(),
-        },
+        input: InferenceInput::rows("big", 64, vec![0.1; 64 * 256]),
     };
     assert_eq!(
         s.primary_for(&request(1)),
@@ -261,7 +253,7 @@ async fn client_errors_do_not_count_against_a_backend() {
     )
     .unwrap();
     let mut nan = request(1);
-    nan.input.data = vec![f32::NAN; 16].into();
+    nan.input = InferenceInput::rows("m", 1, vec![f32::NAN; 16]);
     for _ in 0..30 {
         let t = s.admit(&nan).unwrap();
         assert!(matches!(

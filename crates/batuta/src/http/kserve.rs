@@ -4,10 +4,7 @@
 //! shape `[rows, features]` (or `[features]` for one row) and `data` flat or
 //! nested row-major; the response carries one output, `probabilities`.
 
-use std::sync::Arc;
-
-use aprender::Mlp;
-use realizar::{InferenceInput, InferenceOutput};
+use realizar::{InferenceInput, InferenceOutput, InputKind, Signature};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -87,7 +84,7 @@ impl InferResponseBody {
             id,
             outputs: vec![InferOutput {
                 name: OUTPUT_NAME.into(),
-                shape: vec![out.rows, out.classes],
+                shape: vec![out.rows, out.cols],
                 datatype: "FP32".into(),
                 data: out.data.clone(),
             }],
@@ -188,19 +185,25 @@ impl InferRequestBody {
                 data.len()
             )));
         }
-        Ok(InferenceInput {
-            model: model.to_owned(),
-            rows,
-            data: Arc::from(data),
-        })
+        Ok(InferenceInput::rows(model, rows, data))
     }
 }
 
-pub(crate) fn metadata(name: &str, mlp: &Mlp) -> Value {
+pub(crate) fn metadata(name: &str, sig: Signature) -> Value {
+    let (platform, input) = match sig.input {
+        InputKind::Features(n) => (
+            "aprender-mlp",
+            json!({ "name": "input", "datatype": "FP32", "shape": [-1, n] }),
+        ),
+        InputKind::Text => (
+            "aprender-encoder",
+            json!({ "name": "text", "datatype": "BYTES", "shape": [-1] }),
+        ),
+    };
     json!({
         "name": name,
-        "platform": "aprender-mlp",
-        "inputs": [{ "name": "input", "datatype": "FP32", "shape": [-1, mlp.n_features()] }],
-        "outputs": [{ "name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, mlp.n_classes()] }],
+        "platform": platform,
+        "inputs": [input],
+        "outputs": [{ "name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, sig.outputs] }],
     })
 }

@@ -123,11 +123,11 @@ async fn model_metadata(
     model: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AppError> {
     let Path(model) = model?;
-    let mlp = state
+    let served = state
         .engine()
         .model(&model)
         .ok_or_else(|| AppError::unknown_model(&model))?;
-    Ok(Json(kserve::metadata(&model, &mlp)).into_response())
+    Ok(Json(kserve::metadata(&model, served.signature())).into_response())
 }
 
 async fn model_ready(
@@ -261,7 +261,7 @@ fn early_checks(
     state: &ServerState,
     model: &str,
     headers: &HeaderMap,
-) -> Result<std::sync::Arc<aprender::Mlp>, AppError> {
+) -> Result<std::sync::Arc<dyn realizar::Model>, AppError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && !is_json(ct)
     {
@@ -304,15 +304,23 @@ async fn run_inference(
     body: Body,
 ) -> Result<(trueno::Backend, InferResponseBody), AppError> {
     let state = &ctx.state;
-    let mlp = match early_checks(state, model, headers) {
-        Ok(mlp) => mlp,
+    let served = match early_checks(state, model, headers) {
+        Ok(m) => m,
         Err(e) => {
             discard_body(&ctx.limits, body).await;
             return Err(e);
         }
     };
     let bytes = read_body(&ctx.limits, headers, body).await?;
-    let request = parse_infer_body(&bytes, model, mlp.n_features())?;
+    let features = match served.signature().input {
+        realizar::InputKind::Features(n) => n,
+        realizar::InputKind::Text => {
+            return Err(AppError::BadRequest(format!(
+                "model `{model}` takes text; this endpoint takes FP32 tensors"
+            )));
+        }
+    };
+    let request = parse_infer_body(&bytes, model, features)?;
     let ticket = state.admit(&request)?;
     let (backend, spilled) = (ticket.backend, ticket.spilled);
     if spilled {

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use realizar::QueueLoad;
+use aprender::Mlp;
+use realizar::{Model, Payload, QueueLoad};
 use trueno::{Backend, Op};
 
 use super::*;
@@ -171,8 +172,12 @@ fn an_unconfigured_choice_falls_back_to_the_default_primary() {
 #[test]
 fn forward_passes_are_described_op_by_op() {
     let mlp = Mlp::random(&[4, 8, 3], 1).unwrap();
+    let two_rows = Payload::Rows {
+        rows: 2,
+        data: vec![0.0; 8].into(),
+    };
     assert_eq!(
-        forward_ops(&mlp, 2),
+        mlp.ops(&two_rows),
         vec![
             Op::matmul(2, 4, 8),
             Op::add(16),

@@ -204,7 +204,7 @@ impl GpuContext {
 
     /// Multi-head attention (see [`Attention`]) of `qkv` (rows of
     /// `3 · shape.width()`) within the sequences of `spans`; heads of at most
-    /// 256 values.
+    /// 128 values.
     pub fn attention(
         &self,
         shape: Attention,
@@ -213,9 +213,9 @@ impl GpuContext {
     ) -> Result<GpuTensor, TruenoError> {
         let op = "attention";
         let w = shape.width();
-        if shape.head_dim == 0 || shape.head_dim > 256 {
+        if shape.head_dim == 0 || shape.head_dim > 128 {
             return Err(GpuError::TooLarge(format!(
-                "attention heads of {} values (the kernel takes 1 to 256)",
+                "attention heads of {} values (the kernel takes 1 to 128)",
                 shape.head_dim
             ))
             .into());
@@ -229,7 +229,8 @@ impl GpuContext {
         if spans.tokens == 0 {
             return Ok(out);
         }
-        let groups = (spans.tokens as u64) * shape.heads as u64;
+        // One workgroup per token and four heads (see the shader).
+        let groups = (spans.tokens as u64) * shape.heads.div_ceil(4) as u64;
         let params = [
             u32_dim(spans.tokens, "attention tokens")?,
             u32_dim(shape.heads, "attention heads")?,
