@@ -9,44 +9,8 @@ use crate::StandardScaler;
 use crate::mlp::{Activation, Output};
 
 /// The weights of an [`Mlp`] on the shared GPU context, uploaded on the
-/// first screened GPU prediction. Clones share nothing; equality ignores it
-/// (it is derived from the weights).
-#[derive(Default)]
-pub(crate) struct Resident(std::sync::OnceLock<GpuMlp>);
-
-impl Resident {
-    /// The resident copy of `mlp`'s weights on `ctx` (the shared context).
-    pub(crate) fn get(&self, mlp: &Mlp, ctx: &GpuContext) -> Result<&GpuMlp, AprenderError> {
-        if let Some(g) = self.0.get() {
-            return Ok(g);
-        }
-        // Two first callers may both upload; one copy is kept.
-        let _ = self.0.set(mlp.upload(ctx)?);
-        Ok(self.0.get().expect("just set"))
-    }
-}
-
-impl Clone for Resident {
-    fn clone(&self) -> Self {
-        Resident::default()
-    }
-}
-
-impl PartialEq for Resident {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Resident {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() {
-            "Resident(uploaded)"
-        } else {
-            "Resident(host)"
-        })
-    }
-}
+/// first screened GPU prediction.
+pub(crate) type Resident = crate::derived::Derived<GpuMlp>;
 
 /// The weights of an [`Mlp`], resident on one GPU context.
 #[derive(Debug)]

@@ -30,6 +30,7 @@
 
 mod any_model;
 mod compute;
+mod derived;
 pub mod encoder;
 mod error;
 mod estimator;

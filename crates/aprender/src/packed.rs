@@ -6,7 +6,7 @@
 //! SIMD prediction, and the pass then runs each layer as one
 //! `sgemm_packed` with bias and ReLU fused into the kernel's write-back.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use trueno::simd::gemm::{Epilogue, PackedMatrix, sgemm_packed_serial};
 use trueno::{Backend, MatMut, MatRef, ops};
@@ -15,42 +15,16 @@ use crate::mlp::{Activation, Output};
 use crate::screen::{Screened, non_finite_rows};
 use crate::{AprenderError, Dense, Mlp};
 
-/// A lazily built set of packed layers. Clones share nothing; equality
-/// ignores it (it is derived from the weights).
-#[derive(Default)]
-pub(crate) struct Packed(OnceLock<Vec<PackedMatrix>>);
+/// Every layer's weights packed for the SIMD GEMM, on the first SIMD prediction.
+pub(crate) type Packed = crate::derived::Derived<Vec<PackedMatrix>>;
 
-impl Packed {
-    fn layers(&self, layers: &[Dense]) -> &[PackedMatrix] {
-        self.0.get_or_init(|| {
-            layers
-                .iter()
-                .map(|l| PackedMatrix::pack(&l.weight, l.inputs, l.outputs))
-                .collect()
-        })
-    }
-}
-
-impl Clone for Packed {
-    fn clone(&self) -> Self {
-        Packed::default()
-    }
-}
-
-impl PartialEq for Packed {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Packed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() {
-            "Packed(ready)"
-        } else {
-            "Packed(empty)"
-        })
-    }
+fn packed_layers<'a>(packed: &'a Packed, layers: &[Dense]) -> &'a [PackedMatrix] {
+    packed.get_or_init(|| {
+        layers
+            .iter()
+            .map(|l| PackedMatrix::pack(&l.weight, l.inputs, l.outputs))
+            .collect()
+    })
 }
 
 thread_local! {
@@ -80,7 +54,7 @@ impl Mlp {
         screen: bool,
     ) -> Result<Screened, AprenderError> {
         use rayon::prelude::*;
-        let packed = self.packed.layers(self.layers());
+        let packed = packed_layers(&self.packed, self.layers());
         let (features, outputs) = (self.n_features(), self.n_classes());
         let mut out = vec![0.0; rows * outputs];
         let threads = rayon::current_num_threads();

@@ -83,7 +83,9 @@ impl Mlp {
         }
         let out = if backend == Backend::Gpu {
             let ctx = trueno::gpu::GpuContext::shared().map_err(trueno::TruenoError::from)?;
-            self.resident.get(self, ctx)?.predict(ctx, x, rows)?
+            self.resident
+                .get_or_try(|| self.upload(ctx))?
+                .predict(ctx, x, rows)?
         } else {
             self.predict(backend, x, rows)?
         };

@@ -13,6 +13,8 @@ mod weights;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::derived::Derived;
+
 pub use config::{EncoderConfig, Gelu, Pooling};
 pub use gpu::GpuEncoder;
 pub use tokenize::{SentenceTokenizer, Tokens};
@@ -55,7 +57,7 @@ pub struct Encoder {
     /// The dense weights fused and packed, on first use.
     prepared: OnceLock<forward::Prepared>,
     /// The weights on the shared GPU context, on first GPU use.
-    gpu: OnceLock<GpuEncoder>,
+    gpu: Derived<GpuEncoder>,
 }
 
 impl Encoder {
@@ -74,7 +76,7 @@ impl Encoder {
             weights,
             tokenizer,
             prepared: OnceLock::new(),
-            gpu: OnceLock::new(),
+            gpu: Derived::default(),
         })
     }
 }
@@ -104,15 +106,9 @@ impl Encoder {
         let data = if backend == Backend::Gpu {
             forward::check(&self.config, tokens)?;
             let ctx = trueno::gpu::GpuContext::shared().map_err(trueno::TruenoError::from)?;
-            let resident = match self.gpu.get() {
-                Some(g) => g,
-                None => {
-                    let g = GpuEncoder::upload(ctx, &self.config, &self.weights, prepared)?;
-                    // Two first callers may both upload; one copy is kept.
-                    let _ = self.gpu.set(g);
-                    self.gpu.get().expect("just set")
-                }
-            };
+            let resident = self
+                .gpu
+                .get_or_try(|| GpuEncoder::upload(ctx, &self.config, &self.weights, prepared))?;
             resident.embed(ctx, &self.config, tokens)?
         } else {
             forward::embed(backend, &self.config, &self.weights, prepared, tokens)?
